@@ -85,13 +85,35 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "EVM",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EVMTests", dependencies: ["EVM", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ZGBrokerTests", dependencies: ["ZGBroker", "EVM", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EVMTests",
+            dependencies: [
+                "EVM", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ZGBrokerTests",
+            dependencies: [
+                "ZGBroker", "EVM", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ProxyTests", dependencies: ["Proxy", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -237,6 +237,14 @@ extension UInt256 {
     public static func -= (lhs: inout UInt256, rhs: UInt256) { lhs = lhs - rhs }
     public static func *= (lhs: inout UInt256, rhs: UInt256) { lhs = lhs * rhs }
 
+    public static func & (lhs: UInt256, rhs: UInt256) -> UInt256 {
+        UInt256(w0: lhs.w0 & rhs.w0, w1: lhs.w1 & rhs.w1, w2: lhs.w2 & rhs.w2, w3: lhs.w3 & rhs.w3)
+    }
+
+    public static func | (lhs: UInt256, rhs: UInt256) -> UInt256 {
+        UInt256(w0: lhs.w0 | rhs.w0, w1: lhs.w1 | rhs.w1, w2: lhs.w2 | rhs.w2, w3: lhs.w3 | rhs.w3)
+    }
+
     /// `self - other`, or zero when `other` is larger.
     public func saturatingSubtract(_ other: UInt256) -> UInt256 {
         let (value, overflow) = subtractingReportingOverflow(other)

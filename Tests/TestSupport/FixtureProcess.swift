@@ -49,7 +49,9 @@ public final class FixtureProcess: @unchecked Sendable {
         }
         self.ready = object
         // Keep draining stdout so the child never blocks on a full pipe.
-        stdout.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
+        stdout.fileHandleForReading.readabilityHandler = { handle in
+            if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        }
     }
 
     private static func readLine(from handle: FileHandle, startingWith marker: String) async -> String? {
@@ -76,11 +78,13 @@ public final class FixtureProcess: @unchecked Sendable {
         }
     }
 
-    /// Ends the child (SIGTERM) and waits for it.
+    /// Ends the child: SIGTERM, then SIGKILL if it is still there after five seconds.
+    /// (Foundation's `waitUntilExit` spins a run loop on Linux, so this polls instead.)
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        for _ in 0..<250 where process.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     deinit { stop() }

@@ -1,0 +1,142 @@
+import EVM
+import Logging
+import ServiceLifecycle
+
+/// Every inference service on chain, indexed by model, cached with a TTL.
+///
+/// The catalog is read from memory on the request path; a background ``Refresher`` pages
+/// through `getAllServices` again before it goes stale, so a request never waits on the chain
+/// except for the very first one before the catalog was loaded.
+public actor ServiceCatalog {
+    public struct Snapshot: Sendable {
+        public let services: [Service]
+        public let loadedAt: ContinuousClock.Instant
+        /// Usable chatbot services by model id.
+        public let byModel: [String: [Service]]
+        public let byProvider: [Address: Service]
+
+        init(services: [Service], loadedAt: ContinuousClock.Instant) {
+            self.services = services
+            self.loadedAt = loadedAt
+            var byModel = [String: [Service]]()
+            var byProvider = [Address: Service]()
+            for service in services {
+                byProvider[service.provider] = service
+                byModel[service.model, default: []].append(service)
+            }
+            self.byModel = byModel
+            self.byProvider = byProvider
+        }
+    }
+
+    public let inference: InferenceServingContract
+    public let ttl: Duration
+    public let health: HealthTracker<Address>
+    private let logger: Logger
+    private var snapshot: Snapshot?
+    private var loading: Task<Snapshot, any Error>?
+
+    public init(inference: InferenceServingContract, ttl: Duration = .seconds(60), health: HealthTracker<Address>, logger: Logger = Logger(label: "zg.catalog")) {
+        self.inference = inference
+        self.ttl = ttl
+        self.health = health
+        self.logger = logger
+    }
+
+    /// The cached catalog, loaded on first use and reloaded when older than the TTL.
+    public func current() async throws(BrokerError) -> Snapshot {
+        if let snapshot, ContinuousClock.now - snapshot.loadedAt < ttl { return snapshot }
+        if let snapshot, loading != nil { return snapshot }  // a refresh is under way: serve the old one
+        return try await refresh()
+    }
+
+    /// How old the cached catalog is, or nil before the first load.
+    public var age: Duration? { snapshot.map { ContinuousClock.now - $0.loadedAt } }
+
+    /// Reloads from chain now (concurrent callers share one load).
+    @discardableResult
+    public func refresh() async throws(BrokerError) -> Snapshot {
+        let task: Task<Snapshot, any Error>
+        if let loading {
+            task = loading
+        } else {
+            let inference = self.inference
+            task = Task { Snapshot(services: try await inference.allServices(), loadedAt: .now) }
+            loading = task
+        }
+        do {
+            let fresh = try await task.value
+            snapshot = fresh
+            loading = nil
+            return fresh
+        } catch {
+            loading = nil
+            if let brokerError = error as? BrokerError { throw brokerError }
+            throw .invalidResponse("catalog refresh failed: \(error)")
+        }
+    }
+
+    /// The providers to try for a request's `model`, best first.
+    ///
+    /// `model` is a model id (every usable chatbot service of it, ranked by observed health
+    /// and latency, then price) or a provider address (that provider only).
+    /// - Throws: ``BrokerError/unknownModel(_:)`` when nothing serves it,
+    ///   ``BrokerError/noUsableProvider(model:reason:)`` when services exist but none is usable.
+    public func candidates(for model: String, serviceType: String = "chatbot") async throws(BrokerError) -> [Service] {
+        let catalog = try await current()
+        if model.hasPrefix("0x"), let provider = try? Address(hex: model) {
+            guard let service = catalog.byProvider[provider] else { throw .providerNotFound(provider) }
+            guard service.isUsable else {
+                throw .noUsableProvider(model: model, reason: "its TEE signer is not acknowledged by the contract owner")
+            }
+            return [service]
+        }
+        let offering = (catalog.byModel[model] ?? []).filter { $0.serviceType == serviceType }
+        guard !offering.isEmpty else { throw .unknownModel(model) }
+        let usable = offering.filter(\.isUsable)
+        guard !usable.isEmpty else {
+            throw .noUsableProvider(model: model, reason: "none of its \(offering.count) provider(s) has an acknowledged TEE signer")
+        }
+        let byPrice = usable.sorted { ($0.inputPrice + $0.outputPrice, $0.provider) < ($1.inputPrice + $1.outputPrice, $1.provider) }
+        return health.rank(byPrice, key: \.provider)
+    }
+
+    /// Model ids with at least one usable service of `serviceType`.
+    public func models(serviceType: String = "chatbot") async throws(BrokerError) -> [String: [Service]] {
+        try await current().byModel.compactMapValues { services in
+            let usable = services.filter { $0.isUsable && $0.serviceType == serviceType }
+            return usable.isEmpty ? nil : usable
+        }
+    }
+
+    /// Keeps the catalog fresh in the background; stops on graceful shutdown.
+    public struct Refresher: ServiceLifecycle.Service {
+        let catalog: ServiceCatalog
+        let logger: Logger
+
+        public init(catalog: ServiceCatalog, logger: Logger = Logger(label: "zg.catalog")) {
+            self.catalog = catalog
+            self.logger = logger
+        }
+
+        public func run() async throws {
+            let interval = catalog.ttl * 0.5
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    let snapshot = try await catalog.refresh()
+                    logger.debug("catalog refreshed", metadata: ["zg.catalog.services": "\(snapshot.services.count)"])
+                } catch {
+                    logger.warning("catalog refresh failed", metadata: ["zg.error": "\(error)"])
+                }
+                try? await gracefulShutdownAwareSleep(interval)
+            }
+        }
+    }
+}
+
+/// Sleeps for `duration`, returning early on graceful shutdown or cancellation.
+func gracefulShutdownAwareSleep(_ duration: Duration) async throws {
+    try await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: duration)
+    }
+}

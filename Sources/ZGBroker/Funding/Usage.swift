@@ -1,0 +1,42 @@
+import Foundation
+
+/// Token counts of one response, from the OpenAI `usage` object.
+///
+/// Absent and zero are kept apart: `nil` fields were not reported, which matters when deciding
+/// whether a stream's usage is known at all.
+public struct Usage: Sendable, Hashable, Codable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// `prompt_tokens_details.cached_tokens`, billed at the cache rate.
+    public var cachedTokens: Int
+    /// `completion_tokens_details.reasoning_tokens` (already part of completionTokens).
+    public var reasoningTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0, reasoningTokens: Int = 0) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedTokens = cachedTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    public var totalTokens: Int { promptTokens + completionTokens }
+
+    /// Reads an OpenAI `usage` JSON object (chat completions, completions, embeddings, and the
+    /// Responses API's `input_tokens`/`output_tokens`). nil when there are no counts.
+    public init?(json: Any?) {
+        guard let object = json as? [String: Any] else { return nil }
+        func int(_ value: Any?) -> Int? {
+            if let number = value as? NSNumber { return number.intValue }
+            return nil
+        }
+        guard let prompt = int(object["prompt_tokens"]) ?? int(object["input_tokens"]) else { return nil }
+        let completion = int(object["completion_tokens"]) ?? int(object["output_tokens"]) ?? 0
+        let promptDetails = (object["prompt_tokens_details"] ?? object["input_tokens_details"]) as? [String: Any]
+        let completionDetails = (object["completion_tokens_details"] ?? object["output_tokens_details"]) as? [String: Any]
+        self.init(
+            promptTokens: max(0, prompt), completionTokens: max(0, completion),
+            cachedTokens: max(0, min(int(promptDetails?["cached_tokens"]) ?? 0, prompt)),
+            reasoningTokens: max(0, int(completionDetails?["reasoning_tokens"]) ?? 0)
+        )
+    }
+}

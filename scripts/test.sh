@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: the fixtures' own checks (devchain, contracts, simulated provider, sandbox),
+# then the Swift test suite (which starts its own devchains and simulators on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+py=.venv/bin/python
+
+say "fixtures: compiled contracts are up to date"
+$py Fixtures/contracts/build.py --check
+say "fixtures: devchain self-test"
+$py Fixtures/devchain/selftest.py
+say "fixtures: 0G contracts"
+$py Fixtures/zerog/test_contracts.py
+say "fixtures: simulated 0G provider"
+$py Fixtures/zerog/test_provider_sim.py
+say "fixtures: sandbox"
+$py Fixtures/zerog/test_sandbox.py
+
+say "swift: build"
+swift build --build-tests
+say "swift: tests"
+swift test --skip-build
