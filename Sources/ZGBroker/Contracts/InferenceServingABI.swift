@@ -22,7 +22,10 @@ public enum InferenceServingABI {
     public static let isTokenRevoked = ABIFunction(name: "isTokenRevoked", inputs: [.address, .address, .uint8], outputs: [.bool])
     /// Provider side, used by the sandbox and tests to register services.
     public static let addOrUpdateService = ABIFunction(name: "addOrUpdateService", inputs: [ZGStructType.serviceParams])
-    public static let settleFeesWithTEE = ABIFunction(name: "settleFeesWithTEE", inputs: [.array(ZGStructType.teeSettlementData)])
+    /// Returns each entry's settlement status.
+    public static let settleFeesWithTEE = ABIFunction(
+        name: "settleFeesWithTEE", inputs: [.array(ZGStructType.teeSettlementData)], outputs: [.array(.uint8)]
+    )
 
     public static let functions: [ABIFunction] = [
         getAllServices, getService, serviceExists, getAccount, accountExists, getAccountsByUser, getPendingRefund,

@@ -44,7 +44,7 @@ public struct SessionToken: Sendable, Hashable {
         key: PrivateKey, provider: Address, generation: UInt256, tokenID: UInt8 = ephemeralTokenID,
         lifetime: Duration?, now: Date = Date(), nonce: String? = nil
     ) throws(SessionTokenError) -> SessionToken {
-        let timestamp = UInt64(max(0, now.timeIntervalSince1970 * 1000).rounded(.down))
+        let timestamp = UInt64(max(0, now.timeIntervalSince1970 * 1000).rounded())
         var expiresAt: UInt64 = 0
         if let lifetime {
             let millis = UInt64(lifetime.components.seconds) * 1000 + UInt64(lifetime.components.attoseconds / 1_000_000_000_000_000)
