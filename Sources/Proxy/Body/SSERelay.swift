@@ -1,0 +1,79 @@
+/// Splits an upstream SSE byte stream into whole events and decides, per event, what the
+/// client gets.
+///
+/// When the gateway injected `stream_options.include_usage` (the client did not ask), the
+/// extra usage chunk (`"choices":[]` with a usage object) is dropped and the `"usage":null`
+/// member the upstream then adds to every chunk is removed, so the client sees the stream it
+/// asked for. Everything else passes through byte for byte, one event at a time.
+public struct SSERelay: Sendable {
+    public let stripUsage: Bool
+    private var pending: [UInt8] = []
+
+    public init(stripUsage: Bool) {
+        self.stripUsage = stripUsage
+    }
+
+    /// Feeds upstream bytes; returns the bytes to send to the client now (whole events only).
+    public mutating func feed(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        pending.append(contentsOf: bytes)
+        guard let lastBoundary = Self.lastEventBoundary(in: pending) else { return [] }
+        let complete = Array(pending[..<lastBoundary])
+        pending.removeSubrange(..<lastBoundary)
+        return stripUsage ? Self.filter(complete) : complete
+    }
+
+    /// Whatever is left when the upstream ends (an unterminated last event).
+    public mutating func flush() -> [UInt8] {
+        defer { pending.removeAll() }
+        return stripUsage ? Self.filter(pending) : pending
+    }
+
+    /// The index just past the last blank line (`\n\n` or `\r\n\r\n`).
+    static func lastEventBoundary(in bytes: [UInt8]) -> Int? {
+        var index = bytes.count - 1
+        while index >= 1 {
+            if bytes[index] == UInt8(ascii: "\n") {
+                if bytes[index - 1] == UInt8(ascii: "\n") { return index + 1 }
+                if index >= 3, bytes[index - 1] == UInt8(ascii: "\r"), bytes[index - 2] == UInt8(ascii: "\n") { return index + 1 }
+            }
+            index -= 1
+        }
+        return nil
+    }
+
+    private static let usageNullPatterns: [[UInt8]] = [Array(#","usage":null"#.utf8), Array(#""usage":null,"#.utf8), Array(#", "usage": null"#.utf8)]
+    private static let emptyChoices: [[UInt8]] = [Array(#""choices":[]"#.utf8), Array(#""choices": []"#.utf8)]
+
+    /// Drops usage-only events and `usage: null` members from whole events.
+    static func filter(_ bytes: [UInt8]) -> [UInt8] {
+        var output = [UInt8]()
+        output.reserveCapacity(bytes.count)
+        var eventStart = 0
+        var index = 0
+        while index < bytes.count {
+            var end: Int? = nil
+            if bytes[index] == UInt8(ascii: "\n"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { end = index + 2 }
+            if end == nil, index == bytes.count - 1 { end = bytes.count }
+            if let end {
+                appendFiltered(bytes[eventStart..<end], to: &output)
+                eventStart = end
+                index = end
+            } else {
+                index += 1
+            }
+        }
+        if eventStart < bytes.count { appendFiltered(bytes[eventStart...], to: &output) }
+        return output
+    }
+
+    private static func appendFiltered(_ event: ArraySlice<UInt8>, to output: inout [UInt8]) {
+        let isUsageOnly = emptyChoices.contains { event.firstRange(of: $0) != nil } && event.firstRange(of: Array(#""usage":{"#.utf8)) != nil
+            || emptyChoices.contains { event.firstRange(of: $0) != nil } && event.firstRange(of: Array(#""usage": {"#.utf8)) != nil
+        if isUsageOnly { return }
+        var text = Array(event)
+        for pattern in usageNullPatterns {
+            while let range = text.firstRange(of: pattern) { text.removeSubrange(range) }
+        }
+        output.append(contentsOf: text)
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Gives every request an id (the client's `x-request-id` when it sent a sane one), puts it in
+/// the logger's metadata and on the response, including error responses.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let id = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
+            ?? "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        context.logger[metadataKey: "zg.request.id"] = .string(id)
+        do {
+            var response = try await next(request, context)
+            response.headers[.requestID] = id
+            return response
+        } catch let error as OpenAIError {
+            var response = try error.response(from: request, context: context)
+            response.headers[.requestID] = id
+            return response
+        } catch let error as HTTPError {
+            var response = try OpenAIError(error.status, message: error.body ?? error.status.reasonPhrase, type: "invalid_request_error", code: error.status == .notFound ? "not_found" : "http_error")
+                .response(from: request, context: context)
+            response.headers[.requestID] = id
+            return response
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import ZGBroker
+
+/// The gateway's own settings (the 0G ones are ``BrokerConfiguration``'s).
+///
+/// ## Configuration keys (environment or `.env`)
+/// - `HOST` (default `0.0.0.0`), `PORT` (default 3000).
+/// - `AUTH_TOKEN` (secret): when set, `/v1/*` requires `Authorization: Bearer <AUTH_TOKEN>`.
+/// - `BODY_LIMIT_BYTES`: largest request body (default 33554432, the providers' 32 MiB).
+/// - `CONNECT_TIMEOUT_SECONDS` (10), `FIRST_BYTE_TIMEOUT_SECONDS` (120),
+///   `IDLE_TIMEOUT_SECONDS` (120, between stream chunks), `TOTAL_TIMEOUT_SECONDS` (1800).
+/// - `HEARTBEAT_SECONDS`: SSE comment sent when a stream is quiet this long (15).
+/// - `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish on SIGTERM (30).
+/// - `CORS_ORIGINS`: `*` (default), or a comma-separated list of allowed origins.
+/// - `MODEL_ALIASES`: JSON object of alias → model id or provider address.
+/// - `DEBUG`: `true` for debug logs.
+public struct ProxyConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var authToken: String?
+    public var bodyLimit: Int
+    public var connectTimeout: Duration
+    public var firstByteTimeout: Duration
+    public var idleTimeout: Duration
+    public var totalTimeout: Duration
+    public var heartbeat: Duration
+    public var shutdownGrace: Duration
+    /// nil allows every origin.
+    public var corsOrigins: [String]?
+    public var aliases: [String: String]
+    public var debug: Bool
+    /// Shown by `/health` and the banner: `sandbox`, `mainnet`, `testnet`, `custom`.
+    public var networkName: String
+
+    public init(
+        host: String = "0.0.0.0", port: Int = 3000, authToken: String? = nil, bodyLimit: Int = 32 * 1024 * 1024,
+        connectTimeout: Duration = .seconds(10), firstByteTimeout: Duration = .seconds(120), idleTimeout: Duration = .seconds(120),
+        totalTimeout: Duration = .seconds(1800), heartbeat: Duration = .seconds(15), shutdownGrace: Duration = .seconds(30),
+        corsOrigins: [String]? = nil, aliases: [String: String] = [:], debug: Bool = false, networkName: String = "custom"
+    ) {
+        self.host = host
+        self.port = port
+        self.authToken = authToken
+        self.bodyLimit = bodyLimit
+        self.connectTimeout = connectTimeout
+        self.firstByteTimeout = firstByteTimeout
+        self.idleTimeout = idleTimeout
+        self.totalTimeout = totalTimeout
+        self.heartbeat = heartbeat
+        self.shutdownGrace = shutdownGrace
+        self.corsOrigins = corsOrigins
+        self.aliases = aliases
+        self.debug = debug
+        self.networkName = networkName
+    }
+
+    /// Reads the keys above; a bad value stops start-up with one line naming it.
+    public init(environment: Environment, networkName: String) throws(ConfigurationError) {
+        self.init(networkName: networkName)
+        host = environment["HOST"] ?? host
+        port = try environment.integer("PORT", default: port, range: 0...65535)
+        authToken = environment["AUTH_TOKEN"]
+        bodyLimit = try environment.integer("BODY_LIMIT_BYTES", default: bodyLimit, range: 1024...1_073_741_824)
+        connectTimeout = .seconds(try environment.seconds("CONNECT_TIMEOUT_SECONDS", default: 10))
+        firstByteTimeout = .seconds(try environment.seconds("FIRST_BYTE_TIMEOUT_SECONDS", default: 120))
+        idleTimeout = .seconds(try environment.seconds("IDLE_TIMEOUT_SECONDS", default: 120))
+        totalTimeout = .seconds(try environment.seconds("TOTAL_TIMEOUT_SECONDS", default: 1800))
+        heartbeat = .seconds(try environment.seconds("HEARTBEAT_SECONDS", default: 15))
+        shutdownGrace = .seconds(try environment.seconds("SHUTDOWN_GRACE_SECONDS", default: 30))
+        if let origins = environment["CORS_ORIGINS"], origins != "*" {
+            corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let text = environment["MODEL_ALIASES"] {
+            guard let data = text.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
+                throw ConfigurationError(setting: "MODEL_ALIASES", reason: "must be a JSON object of alias to model, e.g. {\"gpt-4o\":\"qwen-2.5-7b-instruct\"}")
+            }
+            aliases = object
+        }
+        debug = try environment.bool("DEBUG", default: false)
+    }
+}

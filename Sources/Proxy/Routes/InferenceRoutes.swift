@@ -1,0 +1,138 @@
+import AsyncHTTPClient
+import Crypto
+import EVM
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import ZGBroker
+
+/// `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`, relayed to 0G.
+///
+/// The body stays opaque: only `model`, `stream` and `stream_options` are read, the model is
+/// rewritten to the provider's id and, for streams, usage reporting is switched on upstream.
+/// JSON answers are returned as received; streams are relayed event by event with heartbeats,
+/// and a failure after the first byte ends the stream with an OpenAI error event.
+struct InferenceRoutes<Context: RequestContext>: Sendable {
+    let backend: ZeroGBackend
+    let metrics: GatewayMetrics
+    let configuration: ProxyConfiguration
+
+    func add(to router: RouterGroup<Context>) {
+        router.post("chat/completions") { request, context in try await relay(request, context, path: "/chat/completions", route: "chat", requires: ["messages"]) }
+        router.post("completions") { request, context in try await relay(request, context, path: "/completions", route: "completions", requires: ["prompt"]) }
+        router.post("embeddings") { request, context in try await relay(request, context, path: "/embeddings", route: "embeddings", requires: ["input"]) }
+    }
+
+    func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
+        let received = ContinuousClock.now
+        var request = request
+        let bytes: [UInt8]
+        do {
+            bytes = Array(buffer: try await request.collectBody(upTo: configuration.bodyLimit))
+        } catch is NIOTooManyBytesError {
+            metrics.error(code: "request_too_large")
+            throw OpenAIError.bodyTooLarge(limit: configuration.bodyLimit)
+        }
+        let body: JSONBody
+        do {
+            body = try JSONBody(bytes)
+        } catch {
+            metrics.error(code: "invalid_json")
+            throw OpenAIError.invalidRequest("We could not parse the JSON body of your request: \(error.description)", code: "invalid_json")
+        }
+        guard let model = body.string("model"), !model.isEmpty else {
+            throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
+        }
+        for field in requires where !body.contains(field) {
+            throw OpenAIError.invalidRequest("Missing required parameter: '\(field)'.", param: field, code: "missing_required_parameter")
+        }
+        let streaming = body.bool("stream") ?? false
+        let clientWantsUsage = ((body.value("stream_options") as? [String: Any])?["include_usage"] as? Bool) ?? false
+        let opened: ZeroGBackend.Opened
+        do {
+            opened = try await backend.open(
+                path: path, body: body, model: model, injectUsage: streaming && !clientWantsUsage, received: received, logger: context.logger
+            )
+        } catch {
+            metrics.error(code: error.code ?? error.type)
+            metrics.request(route: route, status: Int(error.status.code), duration: .now - received)
+            throw error
+        }
+        var headers: HTTPFields = [
+            .provider: opened.service.provider.checksummed,
+            .overhead: String(format: "%.3f", opened.overhead.milliseconds),
+        ]
+        if let key = opened.response.headers.first(name: "ZG-Res-Key") { headers[.zgResKey] = key }
+        let exchange = Exchange(
+            backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
+            sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
+        )
+        if streaming {
+            headers[.contentType] = "text/event-stream; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            headers[.accelBuffering] = "no"
+            let relay = StreamRelay(
+                upstream: opened.response, exchange: exchange, stripUsage: !clientWantsUsage,
+                heartbeat: configuration.heartbeat, totalDeadline: received + configuration.totalTimeout
+            )
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
+        }
+        let answer: [UInt8]
+        do {
+            answer = Array(buffer: try await opened.response.body.collect(upTo: 64 * 1024 * 1024))
+        } catch {
+            backend.broker.health.recordFailure(opened.service.provider, reason: "body lost")
+            metrics.error(code: "upstream_body_lost")
+            throw OpenAIError.upstream(.badGateway, "The 0G provider's response was cut off.")
+        }
+        headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
+        let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
+        let usage = Usage(json: object?["usage"])
+        let chatID = exchange.chatIDHeader ?? object?["id"] as? String
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: answer.count) { writer in
+                try await writer.write(ByteBuffer(bytes: answer))
+                try await writer.finish(nil)
+                // After the client has its answer: metering, metrics, verification.
+                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: ResponseVerifier.sha256Hex(answer), status: 200)
+            }
+        )
+    }
+}
+
+/// What happens after an answer went out: metering, metrics and (per mode) verification.
+struct Exchange: Sendable {
+    let backend: ZeroGBackend
+    let metrics: GatewayMetrics
+    let service: Service
+    let route: String
+    let received: ContinuousClock.Instant
+    let sentBody: [UInt8]
+    let chatIDHeader: String?
+    let logger: Logger
+
+    func finish(usage: Usage?, chatID: String?, responseSHA256: String, status: Int) async {
+        metrics.request(route: route, status: status, duration: .now - received)
+        if let usage {
+            let fee = backend.broker.meter(service: service, usage: usage)
+            metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: service.model)
+            metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
+            logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
+        } else {
+            logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+        }
+        let verifier = backend.broker.verifier
+        guard verifier.shouldVerify() else { return }
+        let result = await verifier.verify(
+            service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
+        )
+        metrics.verification(status: result.status.rawValue)
+        if result.status == .failed {
+            logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import EVM
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ZGBroker
+
+/// `GET /v1/models` and `GET /v1/models/{id}`: every routable model, from the chain's catalog,
+/// plus configured aliases. 0G details (providers, prices in neuron) sit under `zg`.
+struct ModelRoutes<Context: RequestContext>: Sendable {
+    let broker: ZGBroker
+    let configuration: ProxyConfiguration
+
+    func add(to router: RouterGroup<Context>) {
+        router.get("models") { _, _ in
+            let models = try await listing()
+            return jsonResponse(["object": "list", "data": models])
+        }
+        router.get("models/**") { _, context in
+            let id = context.parameters.getCatchAll().joined(separator: "/")
+            guard let model = try await listing().first(where: { $0["id"] as? String == id }) else {
+                throw OpenAIError.modelNotFound(id)
+            }
+            return jsonResponse(model)
+        }
+    }
+
+    func listing() async throws(OpenAIError) -> [[String: Any]] {
+        let byModel: [String: [Service]]
+        do {
+            byModel = try await broker.catalog.models()
+        } catch {
+            throw OpenAIError.from(error)
+        }
+        var entries = byModel.keys.sorted().map { model in entry(id: model, services: byModel[model]!) }
+        for (alias, target) in configuration.aliases.sorted(by: { $0.key < $1.key }) where byModel[alias] == nil {
+            if let services = byModel[target] {
+                var aliased = entry(id: alias, services: services)
+                aliased["zg"] = (aliased["zg"] as? [String: Any] ?? [:]).merging(["alias_of": target]) { $1 }
+                entries.append(aliased)
+            }
+        }
+        return entries
+    }
+
+    private func entry(id: String, services: [Service]) -> [String: Any] {
+        let created = services.compactMap { $0.updatedAt.intValue }.min() ?? 0
+        return [
+            "id": id,
+            "object": "model",
+            "created": created,
+            "owned_by": services.first?.provider.checksummed ?? "0g",
+            "zg": [
+                "providers": services.map { service in
+                    [
+                        "address": service.provider.checksummed,
+                        "input_price_neuron_per_token": service.inputPrice.description,
+                        "output_price_neuron_per_token": service.outputPrice.description,
+                        "verifiability": service.verifiability,
+                    ]
+                },
+            ],
+        ]
+    }
+}
+
+/// A JSON response from a JSON-compatible object.
+func jsonResponse(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
+}

@@ -1,0 +1,99 @@
+import AsyncHTTPClient
+import Crypto
+import EVM
+import Foundation
+import Hummingbird
+import NIOCore
+import ZGBroker
+
+/// Relays one upstream SSE stream to the client.
+///
+/// Two child tasks feed one queue: the upstream reader and a heartbeat ticker. The writer
+/// drains the queue, so events go out as they arrive and an SSE comment goes out when the
+/// stream is quiet. If the client goes away the write fails, the task group is cancelled and
+/// with it the upstream request. The raw upstream bytes are hashed for verification and
+/// scanned for usage whatever is shown to the client.
+struct StreamRelay: Sendable {
+    let upstream: HTTPClientResponse
+    let exchange: Exchange
+    let stripUsage: Bool
+    let heartbeat: Duration
+    let totalDeadline: ContinuousClock.Instant
+
+    private enum Event: Sendable {
+        case bytes(ByteBuffer)
+        case heartbeat
+        case end
+        case failed(String)
+    }
+
+    func run(_ writer: inout any ResponseBodyWriter) async throws {
+        var relay = SSERelay(stripUsage: stripUsage)
+        var scanner = SSEUsageScanner()
+        var hasher = SHA256()
+        var lastWrite = ContinuousClock.now
+        var failure: String? = nil
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self)
+        let upstream = self.upstream
+        let heartbeat = self.heartbeat
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await buffer in upstream.body { continuation.yield(.bytes(buffer)) }
+                    continuation.yield(.end)
+                } catch {
+                    continuation.yield(.failed("the 0G provider's stream broke off"))
+                }
+                continuation.finish()
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: heartbeat)
+                    continuation.yield(.heartbeat)
+                }
+            }
+            defer { group.cancelAll() }
+            loop: for await event in events {
+                switch event {
+                case .bytes(let buffer):
+                    let bytes = Array(buffer: buffer)
+                    hasher.update(data: bytes)
+                    scanner.feed(bytes)
+                    let out = relay.feed(bytes)
+                    if !out.isEmpty {
+                        try await writer.write(ByteBuffer(bytes: out))
+                        lastWrite = .now
+                    }
+                    if ContinuousClock.now > totalDeadline {
+                        failure = "the stream exceeded the gateway's total time limit"
+                        break loop
+                    }
+                case .heartbeat:
+                    if ContinuousClock.now - lastWrite >= heartbeat {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        lastWrite = .now
+                    }
+                case .end:
+                    let rest = relay.flush()
+                    if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
+                    if !scanner.sawDone && scanner.errorMessage == nil { failure = "the 0G provider ended the stream early" }
+                    break loop
+                case .failed(let reason):
+                    failure = reason
+                    break loop
+                }
+            }
+            if let failure {
+                let error = OpenAIError.upstream(.badGateway, "Stream interrupted: \(failure).", code: "stream_interrupted")
+                try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + error.body + Array("\n\n".utf8)))
+                exchange.backend.broker.health.recordFailure(exchange.service.provider, reason: failure)
+                exchange.metrics.error(code: "stream_interrupted")
+            }
+        }
+        try await writer.finish(nil)
+        await exchange.finish(
+            usage: scanner.usage, chatID: exchange.chatIDHeader ?? scanner.streamID,
+            responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502
+        )
+    }
+}

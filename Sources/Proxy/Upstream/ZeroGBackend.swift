@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import EVM
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ZGBroker
+
+/// Routes OpenAI requests to 0G providers through ``ZGBroker``: picks the ranked providers for
+/// the model, signs with the cached session token, and fails over to the next provider on
+/// connection errors, timeouts, 429 and 5xx before the first byte.
+struct ZeroGBackend: Sendable {
+    let broker: ZGBroker
+    let metrics: GatewayMetrics
+    let configuration: ProxyConfiguration
+
+    /// An upstream response whose head arrived, with its body still to read.
+    struct Opened {
+        let service: Service
+        let response: HTTPClientResponse
+        /// The exact bytes sent (what the provider's signature covers).
+        let sentBody: [UInt8]
+        /// Gateway work before the upstream request went out.
+        let overhead: Duration
+    }
+
+    /// Sends the request to the first provider that answers with a usable head.
+    func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> Opened {
+        let target = configuration.aliases[model] ?? model
+        let candidates: [Service]
+        do {
+            candidates = try await broker.catalog.candidates(for: target)
+        } catch {
+            throw OpenAIError.from(error)
+        }
+        var lastError: BrokerError?
+        for (attempt, service) in candidates.enumerated() {
+            if attempt > 0 { metrics.failover(provider: candidates[attempt - 1].provider.checksummed) }
+            broker.funder.watch(service.provider)
+            var edited = body
+            if edited.string("model") != service.model { edited.set("model", string: service.model) }
+            if injectUsage { Self.injectIncludeUsage(into: &edited) }
+            let sent = edited.bytes
+            do {
+                let opened = try await send(service: service, path: path, body: sent, received: received)
+                return Opened(service: service, response: opened.response, sentBody: sent, overhead: opened.overhead)
+            } catch {
+                lastError = error
+                guard Self.isFailoverable(error) else { throw OpenAIError.from(error) }
+                logger.debug("provider failed before the first byte", metadata: ["zg.provider": "\(service.provider)", "zg.error": "\(error)"])
+            }
+        }
+        if let lastError, candidates.count == 1 { throw OpenAIError.from(lastError) }
+        throw OpenAIError.serviceUnavailable(
+            "Every 0G provider for `\(model)` failed: \(lastError.map { "\($0)" } ?? "none answered")", retryAfterSeconds: 2
+        )
+    }
+
+    private func send(service: Service, path: String, body: [UInt8], received: ContinuousClock.Instant) async throws(BrokerError) -> (response: HTTPClientResponse, overhead: Duration) {
+        var retriedGeneration = false
+        while true {
+            let token = try await broker.tokens.token(for: service.provider)
+            let sentAt = ContinuousClock.now
+            let response: HTTPClientResponse
+            do {
+                response = try await broker.inference.post(
+                    service: service, path: path, body: body, authorization: token.authorization, headTimeout: configuration.firstByteTimeout
+                )
+            } catch {
+                broker.health.recordFailure(service.provider, reason: error.description)
+                throw error
+            }
+            metrics.upstreamLatency(provider: service.provider.checksummed, duration: .now - sentAt)
+            let status = Int(response.status.code)
+            guard status >= 400 else {
+                broker.health.recordSuccess(service.provider, latency: .now - sentAt)
+                return (response, sentAt - received)
+            }
+            let message = ProviderErrorBody.message((try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? [])
+            if !retriedGeneration, message.contains("generation expired") || message.contains("future generation") {
+                retriedGeneration = true
+                await broker.tokens.invalidate(service.provider)
+                continue
+            }
+            if status >= 500 || status == 429 { broker.health.recordFailure(service.provider, reason: "HTTP \(status)") }
+            throw .providerRejected(provider: service.provider, status: status, message: message)
+        }
+    }
+
+    static func isFailoverable(_ error: BrokerError) -> Bool {
+        switch error {
+        case .providerUnreachable: return true
+        case .providerRejected(_, let status, let message): return status >= 500 || status == 429 || message.contains("insufficient balance")
+        default: return false
+        }
+    }
+
+    /// Makes the upstream report usage at the end of a stream, keeping the client's other
+    /// `stream_options` (a client's `include_usage: false` cannot switch billing off).
+    static func injectIncludeUsage(into body: inout JSONBody) {
+        var options = (body.value("stream_options") as? [String: Any]) ?? [:]
+        options["include_usage"] = true
+        if let data = try? JSONSerialization.data(withJSONObject: options, options: [.sortedKeys]) {
+            body.set("stream_options", rawJSON: Array(data))
+        }
+    }
+}
