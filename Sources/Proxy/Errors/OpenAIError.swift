@@ -88,9 +88,12 @@ public struct OpenAIError: Error, HTTPResponseError, Sendable, CustomStringConve
             return .serviceUnavailable("No 0G provider for `\(model)` can serve the request now: \(reason)", retryAfterSeconds: 5)
         case .ledgerNotFound, .accountNotFound, .insufficientFunds:
             return .insufficientFunds("The gateway's 0G balance cannot pay for this request: \(error.description)")
-        case .providerRejected(_, let status, let message):
+        case .providerRejected(let provider, let status, let message):
+            if message.contains("account not exist") {
+                return .insufficientFunds("The gateway's wallet has no sub-account with 0G provider \(provider.checksummed) yet. Fund it with: zgproxy ledger transfer --provider \(provider.checksummed) 1")
+            }
             if message.contains("insufficient balance") {
-                return .insufficientFunds("The gateway's 0G sub-account with this provider is short: \(message). Add funds with: zgproxy ledger transfer --provider <address> <amount>")
+                return .insufficientFunds("The gateway's 0G sub-account with this provider is short: \(message). Add funds with: zgproxy ledger transfer --provider \(provider.checksummed) <amount>")
             }
             if status == 429 {
                 return OpenAIError(.tooManyRequests, message: "The 0G provider is rate limiting: \(message)", type: "rate_limit_error", code: "rate_limit_exceeded", headers: [.retryAfter: "1"])

@@ -90,7 +90,9 @@ struct ZeroGBackend: Sendable {
     static func isFailoverable(_ error: BrokerError) -> Bool {
         switch error {
         case .providerUnreachable: return true
-        case .providerRejected(_, let status, let message): return status >= 500 || status == 429 || message.contains("insufficient balance")
+        case .providerRejected(_, let status, let message):
+            // A provider this wallet has not funded (enough) may be one of several: try the next.
+            return status >= 500 || status == 429 || message.contains("insufficient balance") || message.contains("account not exist")
         default: return false
         }
     }
