@@ -446,6 +446,87 @@ def check_other_model(ctx: Ctx) -> None:
     expect(p1.lower() != p2.lower(), f"both models served by provider {p1}")
 
 
+@check
+def check_responses_json(ctx: Ctx) -> None:
+    """POST /responses (n8n's default): a completed response with output_text and usage."""
+    resp = ctx.client().responses.create(model=ctx.model, input="hello responses", instructions="be brief")
+    expect(resp.status == "completed", f"status {resp.status}")
+    expect(resp.output_text, "empty output_text")
+    expect(resp.usage and resp.usage.input_tokens > 0 and resp.usage.output_tokens > 0, f"usage {resp.usage}")
+    expect(resp.usage.total_tokens == resp.usage.input_tokens + resp.usage.output_tokens, "total != input + output")
+
+
+@check
+def check_responses_stream(ctx: Ctx) -> None:
+    """Streamed /responses: created → output_text deltas → completed, text matches, usage on completed."""
+    stream = ctx.client().responses.create(
+        model=ctx.model, input=[{"role": "user", "content": [{"type": "input_text", "text": "stream words please"}]}], stream=True)
+    types, text, final = [], "", None
+    for event in stream:
+        types.append(event.type)
+        if event.type == "response.output_text.delta":
+            text += event.delta
+        if event.type == "response.completed":
+            final = event.response
+    expect(types[:2] == ["response.created", "response.in_progress"], f"first events {types[:2]}")
+    expect(types[-1] == "response.completed", f"last event {types[-1]}")
+    expect(final is not None and final.output_text == text and text, f"text {text!r} vs {final and final.output_text!r}")
+    expect(final.usage and final.usage.output_tokens > 0, "no usage on response.completed")
+
+
+@check
+def check_responses_tools(ctx: Ctx) -> None:
+    """Function tools in the flat Responses shape come back as function_call items, streamed or not."""
+    tools = [{"type": "function", "name": "lookup", "description": "Look something up",
+              "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}]
+    resp = ctx.client().responses.create(model=ctx.model, input="please use the tool now", tools=tools)
+    calls = [item for item in resp.output if item.type == "function_call"]
+    expect(len(calls) == 1 and calls[0].name == "lookup", f"output {resp.output}")
+    json.loads(calls[0].arguments)
+    with ctx.client().responses.stream(model=ctx.model, input="please use the tool now", tools=tools) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    streamed = [item for item in final.output if item.type == "function_call"]
+    expect(len(streamed) == 1 and streamed[0].arguments == calls[0].arguments, f"streamed output {final.output}")
+
+
+@check
+def check_langchain_responses(ctx: Ctx) -> None:
+    """LangChain's ChatOpenAI with use_responses_api (what n8n's OpenAI node does): invoke and stream."""
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(model=ctx.model, base_url=ctx.base_url, api_key=ctx.api_key, use_responses_api=True,
+                     max_retries=0, timeout=TIMEOUT)
+    message = llm.invoke("hello langchain")
+    expect(message.text, "empty content")
+    expect(message.usage_metadata and message.usage_metadata["output_tokens"] > 0, f"usage {message.usage_metadata}")
+    chunks = list(llm.stream("hello langchain stream"))
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    expect(total.text, "empty streamed content")
+
+
+@check
+def check_cursor_hybrid(ctx: Ctx) -> None:
+    """Cursor's agent-mode body (Responses-style input, flat tools) on /chat/completions gets chat answers."""
+    body = {"model": ctx.model, "input": [{"role": "user", "content": "please use the tool now"}],
+            "tools": [{"name": "lookup", "description": "Look something up", "input_schema": {"type": "object"}}]}
+    with ctx.http() as http:
+        plain = http.post("chat/completions", json=body)
+        expect(plain.status_code == 200, f"status {plain.status_code}: {plain.text[:200]}")
+        choice = plain.json()["choices"][0]
+        expect(choice["finish_reason"] == "tool_calls", f"finish_reason {choice['finish_reason']}")
+        expect(choice["message"]["tool_calls"][0]["function"]["name"] == "lookup", "no lookup call")
+        streamed = http.post("chat/completions", json={**body, "stream": True,
+                                                        "input": [{"role": "user", "content": "hybrid stream"}]})
+        events = sse_events(streamed.text)
+        expect(events and events[-1] == "[DONE]", "stream does not end with [DONE]")
+        chunks = [json.loads(e) for e in events[:-1]]
+        expect(all(c["object"] == "chat.completion.chunk" for c in chunks), "not chat chunks")
+
+
 # --------------------------------------------------------------------------
 # runner
 

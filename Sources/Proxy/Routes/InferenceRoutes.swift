@@ -24,10 +24,11 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         router.post("chat/completions") { request, context in try await relay(request, context, path: "/chat/completions", route: "chat", requires: ["messages"]) }
         router.post("completions") { request, context in try await relay(request, context, path: "/completions", route: "completions", requires: ["prompt"]) }
         router.post("embeddings") { request, context in try await relay(request, context, path: "/embeddings", route: "embeddings", requires: ["input"]) }
+        router.post("responses") { request, context in try await responses(request, context) }
     }
 
-    func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
-        let received = ContinuousClock.now
+    /// Reads the body within the size limit and indexes it as a JSON object.
+    func readBody(_ request: Request) async throws -> JSONBody {
         var request = request
         let bytes: [UInt8]
         do {
@@ -36,36 +37,113 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             metrics.error(code: "request_too_large")
             throw OpenAIError.bodyTooLarge(limit: configuration.bodyLimit)
         }
-        let body: JSONBody
         do {
-            body = try JSONBody(bytes)
+            return try JSONBody(bytes)
         } catch {
             metrics.error(code: "invalid_json")
             throw OpenAIError.invalidRequest("We could not parse the JSON body of your request: \(error.description)", code: "invalid_json")
         }
+    }
+
+    /// Opens the upstream, counting a failure in the metrics.
+    func open(_ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context) async throws(OpenAIError) -> ZeroGBackend.Opened {
+        do {
+            return try await backend.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger)
+        } catch {
+            metrics.error(code: error.code ?? error.type)
+            metrics.request(route: route, status: Int(error.status.code), duration: .now - received)
+            throw error
+        }
+    }
+
+    func headers(for opened: ZeroGBackend.Opened) -> HTTPFields {
+        var headers: HTTPFields = [
+            .provider: opened.service.provider.checksummed,
+            .overhead: String(format: "%.3f", opened.overhead.milliseconds),
+        ]
+        if let key = opened.response.headers.first(name: "ZG-Res-Key") { headers[.zgResKey] = key }
+        return headers
+    }
+
+    func collectAnswer(_ opened: ZeroGBackend.Opened) async throws(OpenAIError) -> [UInt8] {
+        do {
+            return Array(buffer: try await opened.response.body.collect(upTo: 64 * 1024 * 1024))
+        } catch {
+            backend.broker.health.recordFailure(opened.service.provider, reason: "body lost")
+            metrics.error(code: "upstream_body_lost")
+            throw OpenAIError.upstream(.badGateway, "The 0G provider's response was cut off.")
+        }
+    }
+
+    /// `POST /v1/responses`, answered by translating to and from Chat Completions.
+    func responses(_ request: Request, _ context: Context) async throws -> Response {
+        let received = ContinuousClock.now
+        let body = try await readBody(request)
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.bytes))) as? [String: Any] else {
+            throw OpenAIError.invalidRequest("We could not parse the JSON body of your request.", code: "invalid_json")
+        }
+        guard let model = object["model"] as? String, !model.isEmpty else {
+            throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
+        }
+        let streaming = object["stream"] as? Bool ?? false
+        var chat = try ChatRequestTranslator.chatBody(from: object)
+        chat["stream"] = streaming
+        if streaming { chat["stream_options"] = ["include_usage": true] }
+        let chatBody = try JSONBody(Array(try JSONSerialization.data(withJSONObject: chat)))
+        let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
+        var headers = headers(for: opened)
+        let exchange = Exchange(
+            backend: backend, metrics: metrics, service: opened.service, route: "responses", received: received,
+            sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
+        )
+        let builder = ResponseObjectBuilder(request: object, model: model)
+        if streaming {
+            headers[.contentType] = "text/event-stream; charset=utf-8"
+            headers[.cacheControl] = "no-cache"
+            headers[.accelBuffering] = "no"
+            let relay = StreamRelay(
+                upstream: opened.response, exchange: exchange, transform: ResponsesStreamTranslator(builder: builder),
+                heartbeat: configuration.heartbeat, totalDeadline: received + configuration.totalTimeout
+            )
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
+        }
+        let answer = try await collectAnswer(opened)
+        let chatObject = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] ?? [:]
+        let translated = builder.response(fromChatCompletion: chatObject)
+        let usage = Usage(json: chatObject["usage"])
+        let chatID = exchange.chatIDHeader ?? chatObject["id"] as? String
+        headers[.contentType] = "application/json"
+        let bytes = Array((try? JSONSerialization.data(withJSONObject: translated, options: [.withoutEscapingSlashes])) ?? Data())
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: bytes.count) { writer in
+                try await writer.write(ByteBuffer(bytes: bytes))
+                try await writer.finish(nil)
+                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: ResponseVerifier.sha256Hex(answer), status: 200)
+            }
+        )
+    }
+
+    func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
+        let received = ContinuousClock.now
+        var body = try await readBody(request)
         guard let model = body.string("model"), !model.isEmpty else {
             throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
+        }
+        if route == "chat", !body.contains("messages"), body.contains("input") {
+            // Cursor's agent mode sends a Responses-shaped body here and expects chat chunks back.
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(body.bytes))) as? [String: Any] else {
+                throw OpenAIError.invalidRequest("We could not parse the JSON body of your request.", code: "invalid_json")
+            }
+            body = try JSONBody(Array(try JSONSerialization.data(withJSONObject: try ChatRequestTranslator.chatBody(from: object))))
         }
         for field in requires where !body.contains(field) {
             throw OpenAIError.invalidRequest("Missing required parameter: '\(field)'.", param: field, code: "missing_required_parameter")
         }
         let streaming = body.bool("stream") ?? false
         let clientWantsUsage = ((body.value("stream_options") as? [String: Any])?["include_usage"] as? Bool) ?? false
-        let opened: ZeroGBackend.Opened
-        do {
-            opened = try await backend.open(
-                path: path, body: body, model: model, injectUsage: streaming && !clientWantsUsage, received: received, logger: context.logger
-            )
-        } catch {
-            metrics.error(code: error.code ?? error.type)
-            metrics.request(route: route, status: Int(error.status.code), duration: .now - received)
-            throw error
-        }
-        var headers: HTTPFields = [
-            .provider: opened.service.provider.checksummed,
-            .overhead: String(format: "%.3f", opened.overhead.milliseconds),
-        ]
-        if let key = opened.response.headers.first(name: "ZG-Res-Key") { headers[.zgResKey] = key }
+        let opened = try await open(body, path: path, model: model, injectUsage: streaming && !clientWantsUsage, route: route, received: received, context: context)
+        var headers = headers(for: opened)
         let exchange = Exchange(
             backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
             sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
@@ -75,19 +153,12 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             headers[.cacheControl] = "no-cache"
             headers[.accelBuffering] = "no"
             let relay = StreamRelay(
-                upstream: opened.response, exchange: exchange, stripUsage: !clientWantsUsage,
+                upstream: opened.response, exchange: exchange, transform: SSERelay(stripUsage: !clientWantsUsage),
                 heartbeat: configuration.heartbeat, totalDeadline: received + configuration.totalTimeout
             )
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
         }
-        let answer: [UInt8]
-        do {
-            answer = Array(buffer: try await opened.response.body.collect(upTo: 64 * 1024 * 1024))
-        } catch {
-            backend.broker.health.recordFailure(opened.service.provider, reason: "body lost")
-            metrics.error(code: "upstream_body_lost")
-            throw OpenAIError.upstream(.badGateway, "The 0G provider's response was cut off.")
-        }
+        let answer = try await collectAnswer(opened)
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
         let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
         let usage = Usage(json: object?["usage"])

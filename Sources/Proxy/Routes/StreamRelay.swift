@@ -13,10 +13,10 @@ import ZGBroker
 /// stream is quiet. If the client goes away the write fails, the task group is cancelled and
 /// with it the upstream request. The raw upstream bytes are hashed for verification and
 /// scanned for usage whatever is shown to the client.
-struct StreamRelay: Sendable {
+struct StreamRelay<Transform: StreamTransform>: Sendable {
     let upstream: HTTPClientResponse
     let exchange: Exchange
-    let stripUsage: Bool
+    let transform: Transform
     let heartbeat: Duration
     let totalDeadline: ContinuousClock.Instant
 
@@ -28,7 +28,7 @@ struct StreamRelay: Sendable {
     }
 
     func run(_ writer: inout any ResponseBodyWriter) async throws {
-        var relay = SSERelay(stripUsage: stripUsage)
+        var relay = transform
         var scanner = SSEUsageScanner()
         var hasher = SHA256()
         var lastWrite = ContinuousClock.now
@@ -85,7 +85,7 @@ struct StreamRelay: Sendable {
             }
             if let failure {
                 let error = OpenAIError.upstream(.badGateway, "Stream interrupted: \(failure).", code: "stream_interrupted")
-                try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + error.body + Array("\n\n".utf8)))
+                try await writer.write(ByteBuffer(bytes: relay.failureEvent(error)))
                 exchange.backend.broker.health.recordFailure(exchange.service.provider, reason: failure)
                 exchange.metrics.error(code: "stream_interrupted")
             }
