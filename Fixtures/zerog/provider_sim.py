@@ -288,6 +288,8 @@ class Sim:
         self.signatures: dict[str, dict] = {}
         self.settlements: list[dict] = []
         self.request_count = 0
+        # Streams whose client went away before the end (the gateway must cancel upstream).
+        self.disconnects = 0
         self.billed_count = 0
         self.last_request: dict | None = None
         self.recent_requests: list[dict] = []
@@ -688,6 +690,7 @@ class Sim:
                 "settled": {u: str(v) for u, v in self.settled_total.items()},
                 "lastNonce": {u: str(v) for u, v in self.last_nonce.items()},
                 "requestCount": self.request_count, "billedCount": self.billed_count,
+                "disconnects": self.disconnects,
                 "lastRequest": self.last_request, "recentRequests": list(self.recent_requests),
                 "faults": dict(self.faults), "settlements": list(self.settlements[-50:]),
                 "signatureCount": len(self.signatures),
@@ -1160,6 +1163,8 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 connected = False
                 self.close_connection = True
+                with sim.lock:
+                    sim.disconnects += 1
                 log.info("client disconnected from stream %s; generating to the end for billing", answer.chat_id)
 
     def _record_request(self, method: str, path: str, body: bytes) -> None:

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOHTTP1
 import Prometheus
 import Testing
 import TestSupport
@@ -15,7 +16,8 @@ import ZGBroker
 /// The gateway over real HTTP on loopback, in front of the sandbox's chain and simulated providers.
 @Suite("Gateway end to end", .serialized)
 struct GatewayTests {
-    static let world = SharedSandbox()
+    /// Streams paced at 40 tokens a second, so a client can leave in the middle of one.
+    static let world = SharedSandbox(arguments: ["--tokens-per-second", "40"])
     static let key = "sk-test-gateway"
 
     /// Runs `body` against a live gateway on a free port for `wallet` (the sandbox's demo wallet by default).
@@ -129,6 +131,53 @@ struct GatewayTests {
         }
     }
 
+    @Test("a client leaving mid-stream cancels the upstream request and is recorded as 499")
+    func disconnectAndHeartbeat() async throws {
+        try await Self.withGateway { client, sandbox, registry in
+            let port = try #require(client.port)
+            let llama = try #require(sandbox.providers.first { $0.model == "llama-3.3-70b-instruct" })
+            let before = try await sandbox.simulator(llama, "/__sim/state")["disconnects"] as? Int ?? 0
+            let words = Array(repeating: "word", count: 120).joined(separator: " ")
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(Self.key)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(Self.chat("llama-3.3-70b-instruct", stream: true, text: words))
+            let streamRequest = request
+            // Read the first chunk of a three-second stream, then walk away.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let response = try await HTTPClient.shared.execute(streamRequest, timeout: .seconds(10))
+                    for try await _ in response.body { return }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            var disconnects = before
+            for _ in 0..<40 where disconnects == before {
+                try await Task.sleep(for: .milliseconds(100))
+                disconnects = try await sandbox.simulator(llama, "/__sim/state")["disconnects"] as? Int ?? 0
+            }
+            #expect(disconnects == before + 1, "the provider never saw the gateway hang up")
+            #expect(String(decoding: registry.emitToBuffer(), as: UTF8.self).contains(#"status="499""#))
+        }
+    }
+
+    @Test("quiet streams get SSE comment heartbeats that clients ignore")
+    func heartbeats() async throws {
+        // Chunks come every 25 ms; a 10 ms heartbeat fills the gaps.
+        try await Self.withGateway(configure: { $0.heartbeat = .milliseconds(10) }) { client, _, _ in
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Self.auth,
+                body: Self.chat("llama-3.3-70b-instruct", stream: true, text: "a b c d e f g h i j k l m n o p")
+            ) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(": keep-alive\n\n"))
+                #expect(text.hasSuffix("data: [DONE]\n\n"))
+            }
+        }
+    }
+
     @Test("client mistakes get 4xx in the OpenAI envelope: auth, JSON, model, size, fields")
     func clientErrors() async throws {
         try await Self.withGateway(configure: { $0.bodyLimit = 64 * 1024 }) { client, _, _ in
@@ -207,11 +256,15 @@ struct GatewayTests {
 
 /// One sandbox for the suite.
 actor SharedSandbox {
+    let arguments: [String]
     private var task: Task<Sandbox, any Error>?
+
+    init(arguments: [String] = []) { self.arguments = arguments }
 
     func get() async throws -> Sandbox {
         if let task { return try await task.value }
-        let task = Task { try await Sandbox() }
+        let arguments = self.arguments
+        let task = Task { try await Sandbox(arguments: arguments) }
         self.task = task
         return try await task.value
     }

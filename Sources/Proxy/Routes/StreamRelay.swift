@@ -3,6 +3,7 @@ import Crypto
 import EVM
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import ZGBroker
 
@@ -33,6 +34,7 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
         var hasher = SHA256()
         var lastWrite = ContinuousClock.now
         var failure: String? = nil
+        var clientGone = false
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let upstream = self.upstream
         let heartbeat = self.heartbeat
@@ -61,7 +63,12 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
                     scanner.feed(bytes)
                     let out = relay.feed(bytes)
                     if !out.isEmpty {
-                        try await writer.write(ByteBuffer(bytes: out))
+                        do {
+                            try await writer.write(ByteBuffer(bytes: out))
+                        } catch {
+                            clientGone = true
+                            break loop
+                        }
                         lastWrite = .now
                     }
                     if ContinuousClock.now > totalDeadline {
@@ -70,7 +77,12 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
                     }
                 case .heartbeat:
                     if ContinuousClock.now - lastWrite >= heartbeat {
-                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        do {
+                            try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        } catch {
+                            clientGone = true
+                            break loop
+                        }
                         lastWrite = .now
                     }
                 case .end:
@@ -83,17 +95,21 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
                     break loop
                 }
             }
-            if let failure {
+            if let failure, !clientGone {
                 let error = OpenAIError.upstream(.badGateway, "Stream interrupted: \(failure).", code: "stream_interrupted")
                 try await writer.write(ByteBuffer(bytes: relay.failureEvent(error)))
                 exchange.backend.broker.health.recordFailure(exchange.service.provider, reason: failure)
                 exchange.metrics.error(code: "stream_interrupted")
             }
         }
+        // Leaving the task group cancelled the upstream reader, and with it the upstream request.
+        let chatID = exchange.chatIDHeader ?? scanner.streamID
+        if clientGone {
+            exchange.logger.debug("client went away mid-stream; upstream cancelled", metadata: ["zg.provider": "\(exchange.service.provider)"])
+            await exchange.finish(usage: scanner.usage, chatID: nil, responseSHA256: "", status: 499)
+            throw CancellationError()
+        }
         try await writer.finish(nil)
-        await exchange.finish(
-            usage: scanner.usage, chatID: exchange.chatIDHeader ?? scanner.streamID,
-            responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502
-        )
+        await exchange.finish(usage: scanner.usage, chatID: chatID, responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502)
     }
 }
