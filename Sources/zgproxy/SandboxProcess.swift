@@ -27,7 +27,9 @@ final class SandboxProcess: @unchecked Sendable {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, "--exit-with-parent", "--quiet"]
+        // ZG_SANDBOX_ARGS passes options through (e.g. "--tokens-per-second 20" for slow streams).
+        let extra = (ProcessInfo.processInfo.environment["ZG_SANDBOX_ARGS"] ?? "").split(separator: " ").map(String.init)
+        process.arguments = [script.path, "--exit-with-parent", "--quiet"] + extra
         process.currentDirectoryURL = root
         let stdout = Pipe()
         process.standardOutput = stdout
