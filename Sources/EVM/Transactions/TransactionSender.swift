@@ -3,8 +3,10 @@ import Logging
 /// Sends transactions from one key: picks the nonce, estimates gas, chooses fees, signs,
 /// broadcasts and waits for the receipt.
 ///
-/// An actor so that concurrent sends from one key get distinct, gap-free nonces: the next
-/// nonce is reserved without suspending between reading and incrementing it. When the node
+/// An actor so that concurrent sends from one key get distinct, gap-free nonces, broadcast in
+/// nonce order: gas estimation and fee lookup run concurrently, but reserving a nonce and
+/// broadcasting happen one send at a time (a node without a queue refuses nonce n+1 before n,
+/// and even geth would hold it back). Waiting for receipts is concurrent again. When the node
 /// refuses a nonce (another wallet used the key, or a send failed after its nonce was
 /// reserved), the sender resynchronises from the node's pending count and retries.
 public actor TransactionSender {
@@ -50,6 +52,9 @@ public actor TransactionSender {
     private var chainID: UInt64?
     private var nextNonce: UInt64?
     private var supportsEIP1559: Bool?
+    /// Whether a send is between reserving its nonce and broadcasting; others queue here.
+    private var broadcasting = false
+    private var broadcastQueue: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
     ///   - knownErrors: custom errors of the contracts this sender calls, to decode reverts.
@@ -91,6 +96,8 @@ public actor TransactionSender {
             gas = try await estimateGas(to: to, data: data, value: value)
         }
         let fees = try await chooseFees()
+        await acquireBroadcast()
+        defer { releaseBroadcast() }
         var attempt = 0
         while true {
             let nonce = try await reserveNonce()
@@ -146,6 +153,22 @@ public actor TransactionSender {
     }
 
     // MARK: Steps
+
+    private func acquireBroadcast() async {
+        guard broadcasting else {
+            broadcasting = true
+            return
+        }
+        await withCheckedContinuation { broadcastQueue.append($0) }
+    }
+
+    private func releaseBroadcast() {
+        if broadcastQueue.isEmpty {
+            broadcasting = false
+        } else {
+            broadcastQueue.removeFirst().resume()
+        }
+    }
 
     private func resolvedChainID() async throws(TransactionError) -> UInt64 {
         if let chainID { return chainID }
