@@ -161,7 +161,20 @@ def descendants(pid: int) -> set[int]:
     return out
 
 
+def parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def processes_mentioning(text: str) -> list[int]:
+    """Orphaned processes whose command line holds `text`.
+
+    Only orphans (re-parented to init) count: every sandbox deploys to the same deterministic
+    addresses, so other sandboxes running at the same time (other tests) would otherwise match.
+    """
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == os.getpid():
@@ -171,7 +184,7 @@ def processes_mentioning(text: str) -> list[int]:
                 cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             continue
-        if text in cmd and not gone(int(d)):
+        if text in cmd and not gone(int(d)) and parent_pid(int(d)) == 1:
             out.append(int(d))
     return out
 
@@ -314,7 +327,7 @@ def check_stop(name: str, proc: Proc, sig: int, extra_gone=()):
         left = wait_gone(seen | expected | set(extra_gone), 5)
         eq(left, [], "processes still alive")
         stray = processes_mentioning(ready["inference"])  # the simulators' command lines hold it
-        eq(stray, [], "processes still mentioning the inference contract")
+        eq(stray, [], "orphaned processes still mentioning the inference contract")
     if proc.p.poll() is None:
         proc.p.kill()
 
@@ -587,7 +600,7 @@ def scenario_parent_dies():
         left = wait_gone(pids, 10)
         TIMINGS.append(f"parent: everything gone {time.monotonic() - t:.2f}s after the parent's SIGKILL")
         eq(left, [], "processes still alive")
-        eq(processes_mentioning(r["inference"]), [], "processes still mentioning the inference contract")
+        eq(processes_mentioning(r["inference"]), [], "orphaned processes still mentioning the inference contract")
 
 
 def scenario_bad_args():

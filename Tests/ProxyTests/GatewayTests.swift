@@ -31,7 +31,7 @@ struct GatewayTests {
             configuration: BrokerConfiguration(network: network, privateKey: wallet ?? sandbox.wallet, verification: .required, autoFund: false),
             httpClient: .shared
         )
-        var configuration = ProxyConfiguration(port: 0, authToken: key, heartbeat: .milliseconds(200), networkName: "sandbox")
+        var configuration = ProxyConfiguration(port: 0, authToken: key, heartbeat: .seconds(2), networkName: "sandbox")
         configure(&configuration)
         let registry = PrometheusCollectorRegistry()
         let app = buildApplication(configuration: configuration, broker: broker, registry: registry, logger: Logger(label: "test"))
@@ -92,6 +92,8 @@ struct GatewayTests {
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("qwen-2.5-7b-instruct", stream: true)) { response in
                 let text = String(buffer: response.body)
                 #expect(response.headers[.contentType]?.hasPrefix("text/event-stream") == true)
+                // Answered within a heartbeat: a normal response with the provider's headers.
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!]?.hasPrefix("0x") == true)
                 #expect(text.hasSuffix("data: [DONE]\n\n"))
                 #expect(!text.contains("usage"))
             }
@@ -110,7 +112,9 @@ struct GatewayTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == qwen[1].address.checksummed)
             }
-            #expect(String(decoding: registry.emitToBuffer(), as: UTF8.self).contains("zgproxy_failovers_total"))
+            let metrics = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+            #expect(metrics.contains("zgproxy_failovers_total"))
+            #expect(metrics.contains(#"zgproxy_provider_up{provider="\#(qwen[1].address.checksummed)"} 1"#))
         }
     }
 
@@ -173,6 +177,22 @@ struct GatewayTests {
             ) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains(": keep-alive\n\n"))
+                #expect(text.hasSuffix("data: [DONE]\n\n"))
+            }
+        }
+    }
+
+    @Test("a provider slow to answer: the gateway answers at once and keeps the stream alive until it does")
+    func heartbeatsBeforeTheFirstByte() async throws {
+        try await Self.withGateway(configure: { $0.heartbeat = .milliseconds(100) }) { client, sandbox, _ in
+            let llama = try #require(sandbox.providers.first { $0.model == "llama-3.3-70b-instruct" })
+            try await sandbox.simulator(llama, "/__sim/faults", json: #"{"mode":"slow","delayMs":800,"count":1}"#)
+            try await client.execute(
+                uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("llama-3.3-70b-instruct", stream: true)
+            ) { response in
+                let text = String(buffer: response.body)
+                #expect(response.status == .ok)
+                #expect(text.hasPrefix(": keep-alive\n\n"))
                 #expect(text.hasSuffix("data: [DONE]\n\n"))
             }
         }

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import ZGBroker
 
 /// `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`, relayed to 0G.
@@ -69,10 +70,95 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         do {
             return Array(buffer: try await opened.response.body.collect(upTo: 64 * 1024 * 1024))
         } catch {
-            backend.broker.health.recordFailure(opened.service.provider, reason: "body lost")
+            backend.recordFailure(opened.service.provider, reason: "body lost")
             metrics.error(code: "upstream_body_lost")
             throw OpenAIError.upstream(.badGateway, "The 0G provider's response was cut off.")
         }
+    }
+
+    /// Answers a streaming request.
+    ///
+    /// The upstream head usually comes quickly; then the client gets a normal response with the
+    /// provider's headers, and an upstream failure is an HTTP error. When providers take longer
+    /// than one heartbeat (slow prefill, failover), the gateway answers 200 at once and sends SSE
+    /// comment heartbeats while it waits, so clients and proxies in between do not time out; a
+    /// failure is then reported as the stream's error event.
+    func streamingResponse<Transform: StreamTransform>(
+        route: String, received: ContinuousClock.Instant, context: Context, transform: Transform,
+        open: @escaping @Sendable () async throws(OpenAIError) -> ZeroGBackend.Opened
+    ) async throws -> Response {
+        // Request-scoped: awaited by this handler or by the response body, cancelled if the client leaves.
+        let opening = Task { () -> Result<ZeroGBackend.Opened, OpenAIError> in
+            do throws(OpenAIError) { return .success(try await open()) } catch { return .failure(error) }
+        }
+        let heartbeat = configuration.heartbeat
+        let early = await Self.result(of: opening, within: heartbeat)
+        var headers: HTTPFields = [
+            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .accelBuffering: "no",
+        ]
+        let logger = context.logger
+        let totalDeadline = received + configuration.totalTimeout
+        if let early {
+            let opened = try early.get()
+            headers.append(contentsOf: self.headers(for: opened))
+            let relay = StreamRelay(
+                upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger),
+                transform: transform, heartbeat: heartbeat, totalDeadline: totalDeadline
+            )
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var result: Result<ZeroGBackend.Opened, OpenAIError>? = nil
+            while result == nil {
+                result = await Self.result(of: opening, within: heartbeat)
+                if result == nil {
+                    do {
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    } catch {
+                        opening.cancel()
+                        throw error
+                    }
+                }
+            }
+            switch result! {
+            case .success(let opened):
+                let relay = StreamRelay(
+                    upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger),
+                    transform: transform, heartbeat: heartbeat, totalDeadline: totalDeadline
+                )
+                try await relay.run(&writer)
+            case .failure(let error):
+                try await writer.write(ByteBuffer(bytes: transform.failureEvent(error)))
+                try await writer.finish(nil)
+            }
+        })
+    }
+
+    /// The task's result if it finishes within `timeout`, else nil (the task goes on).
+    /// Awaiting a task's value cannot be cancelled, so this races with a continuation rather
+    /// than a task group, which would wait for the slower child.
+    static func result<T: Sendable>(of task: Task<T, Never>, within timeout: Duration) async -> T? {
+        let once = Once()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
+            Task {
+                let value = await task.value
+                if once.claim() {
+                    timer.cancel()
+                    continuation.resume(returning: value)
+                }
+            }
+        }
+    }
+
+    func exchange(_ opened: ZeroGBackend.Opened, route: String, received: ContinuousClock.Instant, logger: Logger) -> Exchange {
+        Exchange(
+            backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
+            sentBody: opened.sentBody, chatIDHeader: opened.response.headers.first(name: "ZG-Res-Key"), logger: logger
+        )
     }
 
     /// `POST /v1/responses`, answered by translating to and from Chat Completions.
@@ -90,23 +176,19 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         chat["stream"] = streaming
         if streaming { chat["stream_options"] = ["include_usage": true] }
         let chatBody = try JSONBody(Array(try JSONSerialization.data(withJSONObject: chat)))
+        let builder = ResponseObjectBuilder(request: object, model: model)
+        if streaming {
+            return try await streamingResponse(route: "responses", received: received, context: context, transform: ResponsesStreamTranslator(builder: builder)) {
+                () async throws(OpenAIError) in
+                try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
+            }
+        }
         let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
         var headers = headers(for: opened)
         let exchange = Exchange(
             backend: backend, metrics: metrics, service: opened.service, route: "responses", received: received,
             sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
         )
-        let builder = ResponseObjectBuilder(request: object, model: model)
-        if streaming {
-            headers[.contentType] = "text/event-stream; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            headers[.accelBuffering] = "no"
-            let relay = StreamRelay(
-                upstream: opened.response, exchange: exchange, transform: ResponsesStreamTranslator(builder: builder),
-                heartbeat: configuration.heartbeat, totalDeadline: received + configuration.totalTimeout
-            )
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
-        }
         let answer = try await collectAnswer(opened)
         let chatObject = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] ?? [:]
         let translated = builder.response(fromChatCompletion: chatObject)
@@ -142,22 +224,20 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
         let streaming = body.bool("stream") ?? false
         let clientWantsUsage = ((body.value("stream_options") as? [String: Any])?["include_usage"] as? Bool) ?? false
-        let opened = try await open(body, path: path, model: model, injectUsage: streaming && !clientWantsUsage, route: route, received: received, context: context)
+        if streaming {
+            let injectUsage = !clientWantsUsage
+            let streamBody = body
+            return try await streamingResponse(route: route, received: received, context: context, transform: SSERelay(stripUsage: !clientWantsUsage)) {
+                () async throws(OpenAIError) in
+                try await open(streamBody, path: path, model: model, injectUsage: injectUsage, route: route, received: received, context: context)
+            }
+        }
+        let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context)
         var headers = headers(for: opened)
         let exchange = Exchange(
             backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
             sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
         )
-        if streaming {
-            headers[.contentType] = "text/event-stream; charset=utf-8"
-            headers[.cacheControl] = "no-cache"
-            headers[.accelBuffering] = "no"
-            let relay = StreamRelay(
-                upstream: opened.response, exchange: exchange, transform: SSERelay(stripUsage: !clientWantsUsage),
-                heartbeat: configuration.heartbeat, totalDeadline: received + configuration.totalTimeout
-            )
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
-        }
         let answer = try await collectAnswer(opened)
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
         let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
@@ -172,6 +252,18 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
                 await exchange.finish(usage: usage, chatID: chatID, responseSHA256: ResponseVerifier.sha256Hex(answer), status: 200)
             }
         )
+    }
+}
+
+/// True for the first caller of ``claim()`` only.
+final class Once: Sendable {
+    private let claimed = Mutex(false)
+
+    func claim() -> Bool {
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
     }
 }
 

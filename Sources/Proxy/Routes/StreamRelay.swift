@@ -98,7 +98,7 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
             if let failure, !clientGone {
                 let error = OpenAIError.upstream(.badGateway, "Stream interrupted: \(failure).", code: "stream_interrupted")
                 try await writer.write(ByteBuffer(bytes: relay.failureEvent(error)))
-                exchange.backend.broker.health.recordFailure(exchange.service.provider, reason: failure)
+                exchange.backend.recordFailure(exchange.service.provider, reason: failure)
                 exchange.metrics.error(code: "stream_interrupted")
             }
         }

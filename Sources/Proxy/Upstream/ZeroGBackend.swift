@@ -67,13 +67,13 @@ struct ZeroGBackend: Sendable {
                     service: service, path: path, body: body, authorization: token.authorization, headTimeout: configuration.firstByteTimeout
                 )
             } catch {
-                broker.health.recordFailure(service.provider, reason: error.description)
+                recordFailure(service.provider, reason: error.description)
                 throw error
             }
             metrics.upstreamLatency(provider: service.provider.checksummed, duration: .now - sentAt)
             let status = Int(response.status.code)
             guard status >= 400 else {
-                broker.health.recordSuccess(service.provider, latency: .now - sentAt)
+                recordSuccess(service.provider, latency: .now - sentAt)
                 return (response, sentAt - received)
             }
             let message = ProviderErrorBody.message((try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? [])
@@ -82,9 +82,21 @@ struct ZeroGBackend: Sendable {
                 await broker.tokens.invalidate(service.provider)
                 continue
             }
-            if status >= 500 || status == 429 { broker.health.recordFailure(service.provider, reason: "HTTP \(status)") }
+            if status >= 500 || status == 429 { recordFailure(service.provider, reason: "HTTP \(status)") }
             throw .providerRejected(provider: service.provider, status: status, message: message)
         }
+    }
+
+    /// Records an outcome in the broker's health tracker (which ranks providers and opens
+    /// circuits) and in the `zgproxy_provider_up` gauge.
+    func recordSuccess(_ provider: Address, latency: Duration) {
+        broker.health.recordSuccess(provider, latency: latency)
+        metrics.providerHealthy(provider.checksummed, healthy: true)
+    }
+
+    func recordFailure(_ provider: Address, reason: String) {
+        broker.health.recordFailure(provider, reason: reason)
+        metrics.providerHealthy(provider.checksummed, healthy: !broker.health.isBenched(provider))
     }
 
     static func isFailoverable(_ error: BrokerError) -> Bool {
