@@ -142,5 +142,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs the built `zgproxy` binary as a subprocess against the sandbox.
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "EVM", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
