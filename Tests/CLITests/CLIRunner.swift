@@ -83,21 +83,6 @@ enum CLIRunner {
     }
 }
 
-/// A sandbox started on first use and shared by the suite.
-actor SharedCLISandbox {
-    let arguments: [String]
-    private var task: Task<Sandbox, any Error>?
-
-    init(arguments: [String]) { self.arguments = arguments }
-
-    func get() async throws -> Sandbox {
-        if let task { return try await task.value }
-        let arguments = self.arguments
-        let task = Task { try await Sandbox(arguments: arguments) }
-        self.task = task
-        return try await task.value
-    }
-}
 
 extension Dictionary where Key == String, Value == Any {
     /// `object["a"]["b"]…` for JSON objects.

@@ -11,7 +11,7 @@ import TestSupport
 /// catalog has more than one page).
 @Suite("zgproxy command line", .serialized)
 struct CLITests {
-    static let world = SharedCLISandbox(arguments: ["--extra-services", "55"])
+    static let world = LazyFixture { try await Sandbox(arguments: ["--extra-services", "55"]) }
     static let noEnvFile = ["--env-file", "/nonexistent"]
 
     /// Runs `zgproxy` for `wallet` against the sandbox.
@@ -45,7 +45,7 @@ struct CLITests {
         #expect(unconfigured.stderr.hasPrefix("error: no 0G network configured"))
 
         let sandbox = try await Self.world.get()
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let badAmount = try await Self.zgproxy(["ledger", "fund", "1.2.3", "--yes"], sandbox, wallet: key)
         #expect(badAmount.status == 64)
         #expect(badAmount.stderr.contains("more than one decimal point"))
@@ -65,7 +65,7 @@ struct CLITests {
     @Test("ledger: fund creates the ledger, transfer, balance, retrieve with its unlock time, insufficient funds")
     func ledger() async throws {
         let sandbox = try await Self.world.get()
-        let key = try await sandbox.newWallet(ether: 100)
+        let key = try await sandbox.fundedKey(ether: 100)
         let provider = try Self.cheapQwen(sandbox)
 
         var balance = try await Self.zgproxy(["ledger", "balance", "--json"], sandbox, wallet: key).json()
@@ -182,7 +182,7 @@ struct CLITests {
     @Test("token: ephemeral and persistent keys work against the provider; revoke one id and all")
     func tokens() async throws {
         let sandbox = try await Self.world.get()
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let provider = try Self.cheapQwen(sandbox)
         let address = provider.address.checksummed
         let noAccount = try await Self.zgproxy(["token", "--provider", address], sandbox, wallet: key)
@@ -294,7 +294,7 @@ struct CLITests {
         #expect(broken.stderr.hasPrefix("error: "))
 
         // A fresh wallet: everything up to the ledger works, then the missing ledger is named with its fix.
-        let fresh = try await sandbox.newWallet()
+        let fresh = try await sandbox.fundedKey()
         let empty = try await Self.zgproxy(["doctor", "--json"], sandbox, wallet: fresh)
         #expect(empty.status == 65)
         let ledger = try #require((try empty.json()["checks"] as? [[String: Any]])?.first { $0["name"] as? String == "ledger" })

@@ -17,7 +17,7 @@ import ZGBroker
 @Suite("Gateway end to end", .serialized)
 struct GatewayTests {
     /// Streams paced at 40 tokens a second, so a client can leave in the middle of one.
-    static let world = SharedSandbox(arguments: ["--tokens-per-second", "40"])
+    static let world = LazyFixture { try await Sandbox(arguments: ["--tokens-per-second", "40"]) }
     static let key = "sk-test-gateway"
 
     /// Runs `body` against a live gateway on a free port for `wallet` (the sandbox's demo wallet by default).
@@ -232,7 +232,7 @@ struct GatewayTests {
     @Test("a wallet that cannot pay gets 402 with the command that fixes it")
     func noBalance() async throws {
         let sandbox = try await Self.world.get()
-        let poor = try await sandbox.newWallet(ether: 1)
+        let poor = try await sandbox.fundedKey(ether: 1)
         try await Self.withGateway(wallet: poor) { client, _, _ in
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("llama-3.3-70b-instruct")) { response in
                 #expect(response.status.code == 402)
@@ -274,18 +274,3 @@ struct GatewayTests {
     }
 }
 
-/// One sandbox for the suite.
-actor SharedSandbox {
-    let arguments: [String]
-    private var task: Task<Sandbox, any Error>?
-
-    init(arguments: [String] = []) { self.arguments = arguments }
-
-    func get() async throws -> Sandbox {
-        if let task { return try await task.value }
-        let arguments = self.arguments
-        let task = Task { try await Sandbox(arguments: arguments) }
-        self.task = task
-        return try await task.value
-    }
-}

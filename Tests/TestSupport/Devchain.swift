@@ -6,7 +6,7 @@ import Foundation
 ///
 /// One chain is shared by every test of a process (``Devchain/shared()``); tests stay
 /// independent by each using fresh keys funded through ``fundedKey(ether:)``.
-public final class Devchain: Sendable {
+public final class Devchain: LocalChain {
     public let rpcURL: String
     public let chainID: UInt64
     /// The pre-funded accounts' keys, in the order the chain lists them.
@@ -34,33 +34,10 @@ public final class Devchain: Sendable {
         self.funder = TransactionSender(client: client, key: self.accounts[0], chainID: UInt64(chainID))
     }
 
-    /// A fresh random key holding `ether` (10^18 wei units) on this chain.
-    public func fundedKey(ether: UInt64 = 100) async throws -> PrivateKey {
-        let key = PrivateKey.random()
-        try await funder.send(to: key.address, value: UInt256(ether) * UInt256.power(ofTen: 18))
-        return key
-    }
-
-    /// Moves the chain's clock forward (the next block is at least `seconds` later).
-    public func increaseTime(seconds: UInt64) async throws {
-        _ = try await client.request("evm_increaseTime", [.number(Double(seconds))])
-        _ = try await client.request("evm_mine")
-    }
-
     public func stop() { fixture.stop() }
 
     /// The chain shared by all tests in this process, started on first use.
-    public static func shared() async throws -> Devchain { try await SharedDevchain.instance.get() }
+    public static func shared() async throws -> Devchain { try await sharedChain.get() }
 }
 
-private actor SharedDevchain {
-    static let instance = SharedDevchain()
-    private var task: Task<Devchain, any Error>?
-
-    func get() async throws -> Devchain {
-        if let task { return try await task.value }
-        let task = Task { try await Devchain() }
-        self.task = task
-        return try await task.value
-    }
-}
+private let sharedChain = LazyFixture { try await Devchain() }

@@ -6,7 +6,7 @@ import NIOHTTP1
 
 /// A whole local 0G world from `Fixtures/zerog/sandbox.py`: a devchain with the 0G contracts,
 /// simulated providers registered on chain, and a demo wallet with a funded ledger.
-public final class Sandbox: Sendable {
+public final class Sandbox: LocalChain {
     /// A simulated provider of the sandbox.
     public struct Provider: Sendable {
         public let address: Address
@@ -66,19 +66,6 @@ public final class Sandbox: Sendable {
         }
         client = JSONRPCClient(url: rpcURL, httpClient: .shared)
         funder = TransactionSender(client: client, key: owner, chainID: chainID)
-    }
-
-    /// A fresh wallet holding `ether` 0G and nothing else.
-    public func newWallet(ether: UInt64 = 100) async throws -> PrivateKey {
-        let key = PrivateKey.random()
-        try await funder.send(to: key.address, value: UInt256(ether) * UInt256.power(ofTen: 18))
-        return key
-    }
-
-    /// Moves the chain's clock (to pass the refund lock time).
-    public func increaseTime(seconds: UInt64) async throws {
-        _ = try await client.request("evm_increaseTime", [.number(Double(seconds))])
-        _ = try await client.request("evm_mine")
     }
 
     /// Calls a simulator's admin endpoint (`/__sim/faults`, `/__sim/settle`, `/__sim/state`).

@@ -12,7 +12,7 @@ import TestSupport
 @Suite("ZGBroker end to end", .serialized)
 struct BrokerEndToEndTests {
     /// One sandbox for the suite, with more than 50 services so paging is exercised.
-    static let world = SharedSandbox(arguments: ["--extra-services", "55"])
+    static let world = LazyFixture { try await Sandbox(arguments: ["--extra-services", "55"]) }
 
     static func broker(_ sandbox: Sandbox, key: PrivateKey, verification: ResponseVerifier.Mode = .required, funding: AutoFunder.Configuration = .init()) async throws -> ZGBroker {
         let network = ZGNetwork(kind: .custom, expectedChainID: nil, rpcURL: sandbox.rpcURL, ledgerContract: sandbox.ledgerContract, inferenceContract: sandbox.inferenceContract)
@@ -59,7 +59,7 @@ struct BrokerEndToEndTests {
     @Test("ledger: minimums are checked before sending, funds move, refunds unlock after the lock time")
     func ledgerLifecycle() async throws {
         let sandbox = try await Self.world.get()
-        let key = try await sandbox.newWallet(ether: 100)
+        let key = try await sandbox.fundedKey(ether: 100)
         let broker = try await Self.broker(sandbox, key: key)
         let ledger = broker.ledger
         let provider = try Self.qwenProviders(sandbox).cheap.address
@@ -107,7 +107,7 @@ struct BrokerEndToEndTests {
     @Test("chat through ZGBroker: JSON and stream are metered, verified and settled on chain to the neuron")
     func chatAndSettlement() async throws {
         let sandbox = try await Self.world.get()
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let broker = try await Self.broker(sandbox, key: key)
         let provider = try Self.qwenProviders(sandbox).cheap
         try await broker.ledger.deposit(UInt256.oneZeroG * 10)
@@ -145,7 +145,7 @@ struct BrokerEndToEndTests {
     func errorPaths() async throws {
         let sandbox = try await Self.world.get()
         let provider = try Self.qwenProviders(sandbox).dear
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let broker = try await Self.broker(sandbox, key: key)
         let model = provider.address.checksummed
 
@@ -195,7 +195,7 @@ struct BrokerEndToEndTests {
     func failover() async throws {
         let sandbox = try await Self.world.get()
         let (cheap, dear) = try Self.qwenProviders(sandbox)
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let broker = try await Self.broker(sandbox, key: key)
         try await broker.ledger.deposit(UInt256.oneZeroG * 10)
         try await broker.ledger.transfer(to: cheap.address, amount: UInt256.oneZeroG * 2)
@@ -212,7 +212,7 @@ struct BrokerEndToEndTests {
     func autoFunding() async throws {
         let sandbox = try await Self.world.get()
         let provider = try Self.qwenProviders(sandbox).cheap
-        let key = try await sandbox.newWallet()
+        let key = try await sandbox.fundedKey()
         let zg = UInt256.oneZeroG
         let broker = try await Self.broker(sandbox, key: key, funding: .init(buffer: zg * 2, dailyCap: zg * 5 / 2))
         try await broker.ledger.deposit(zg * 10)
@@ -257,18 +257,3 @@ actor ChunkCollector {
     var count: Int { chunks.count }
 }
 
-/// A sandbox started on first use and shared by a suite.
-actor SharedSandbox {
-    let arguments: [String]
-    private var task: Task<Sandbox, any Error>?
-
-    init(arguments: [String]) { self.arguments = arguments }
-
-    func get() async throws -> Sandbox {
-        if let task { return try await task.value }
-        let arguments = self.arguments
-        let task = Task { try await Sandbox(arguments: arguments) }
-        self.task = task
-        return try await task.value
-    }
-}
