@@ -240,6 +240,10 @@ struct GatewayTests {
                 #expect(response.headers[HTTPField.Name("x-should-retry")!] == "false")
                 #expect(String(buffer: response.body).contains("zgproxy ledger transfer --provider"))
             }
+            // Two providers for the model, neither funded: still 402, not a generic 503.
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("qwen-2.5-7b-instruct")) { response in
+                #expect(response.status.code == 402)
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EVM
 import Foundation
+import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -34,6 +35,7 @@ struct ZeroGBackend: Sendable {
             throw OpenAIError.from(error)
         }
         var lastError: BrokerError?
+        var fundingFailures = 0
         for (attempt, service) in candidates.enumerated() {
             if attempt > 0 { metrics.failover(provider: candidates[attempt - 1].provider.checksummed) }
             broker.funder.watch(service.provider)
@@ -47,10 +49,13 @@ struct ZeroGBackend: Sendable {
             } catch {
                 lastError = error
                 guard Self.isFailoverable(error) else { throw OpenAIError.from(error) }
+                if OpenAIError.from(error).status.code == 402 { fundingFailures += 1 }
                 logger.debug("provider failed before the first byte", metadata: ["zg.provider": "\(service.provider)", "zg.error": "\(error)"])
             }
         }
-        if let lastError, candidates.count == 1 { throw OpenAIError.from(lastError) }
+        // One provider, or every provider refusing for lack of funds: the specific error (402)
+        // tells the operator what to do better than a generic 503.
+        if let lastError, candidates.count == 1 || fundingFailures == candidates.count { throw OpenAIError.from(lastError) }
         throw OpenAIError.serviceUnavailable(
             "Every 0G provider for `\(model)` failed: \(lastError.map { "\($0)" } ?? "none answered")", retryAfterSeconds: 2
         )
