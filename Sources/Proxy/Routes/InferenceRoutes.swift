@@ -240,9 +240,10 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         )
         let answer = try await collectAnswer(opened)
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
-        let object = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
-        let usage = Usage(json: object?["usage"])
-        let chatID = exchange.chatIDHeader ?? object?["id"] as? String
+        // Only the two members billing needs are decoded; the answer goes out as received.
+        let indexed = try? JSONBody(answer)
+        let usage = Usage(json: indexed?.value("usage"))
+        let chatID = exchange.chatIDHeader ?? indexed?.string("id")
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody(contentLength: answer.count) { writer in

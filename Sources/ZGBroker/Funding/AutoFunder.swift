@@ -46,6 +46,8 @@ public actor AutoFunder: ServiceLifecycle.Service {
     private let logger: Logger
     private var watched: [Address: ContinuousClock.Instant] = [:]
     private var spentToday: (day: Int, amount: UInt256) = (0, .zero)
+    /// Providers already handed to the actor by ``watch(_:)``.
+    private let seen = Mutex<Set<Address>>([])
     /// Fees metered locally per provider since its last successful unsettled-fee read.
     private let meteredFees = Mutex<[Address: UInt256]>([:])
     private let wakeUp: AsyncStream<Void>.Continuation
@@ -68,7 +70,9 @@ public actor AutoFunder: ServiceLifecycle.Service {
     /// Marks a provider as in use; a provider seen for the first time is checked right away
     /// (in the background). Cheap enough for the request path.
     public nonisolated func watch(_ provider: Address) {
-        Task { await self.markWatched(provider) }
+        // Only the first sighting needs the actor; later ones cost one lock.
+        let isNew = seen.withLock { $0.insert(provider).inserted }
+        if isNew { Task { await self.markWatched(provider) } }
     }
 
     /// Adds a response's fee to the local meter (the fallback when the provider does not
