@@ -257,3 +257,35 @@ actor ChunkCollector {
     var count: Int { chunks.count }
 }
 
+
+@Suite("Catalog resilience")
+struct CatalogResilienceTests {
+    @Test("when the RPC fails, the last catalog keeps serving; with none loaded, the error surfaces")
+    func staleCatalog() async throws {
+        let sandbox = try await BrokerEndToEndTests.world.get()
+        let faults = try await FixtureProcess(
+            script: "rpcfaults/rpcfaults.py", arguments: ["--upstream", sandbox.rpcURL, "--exit-with-parent"], readyPrefix: "RPCFAULTS"
+        )
+        defer { faults.stop() }
+        let url = try #require(faults.ready["url"] as? String)
+        let client = JSONRPCClient(url: url, httpClient: .shared, configuration: .init(timeout: .seconds(5), maxRetries: 0))
+        let catalog = ServiceCatalog(
+            inference: InferenceServingContract(address: sandbox.inferenceContract, client: client), ttl: .milliseconds(50), health: HealthTracker()
+        )
+        let loaded = try await catalog.current()
+        #expect(loaded.services.count > 50)
+        try await injectRPCFaults(relay: url, #"{"status": 503, "count": 1000}"#)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await catalog.current().services.count == loaded.services.count)
+        let empty = ServiceCatalog(inference: InferenceServingContract(address: sandbox.inferenceContract, client: client), health: HealthTracker())
+        await #expect(throws: BrokerError.self) { try await empty.current() }
+    }
+}
+
+/// Switches on faults of the `Fixtures/rpcfaults` relay at `relay`.
+func injectRPCFaults(relay: String, _ json: String) async throws {
+    var request = HTTPClientRequest(url: relay + "/__faults")
+    request.method = .POST
+    request.body = .bytes(ByteBuffer(string: json))
+    _ = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+}

@@ -44,10 +44,20 @@ public actor ServiceCatalog {
     }
 
     /// The cached catalog, loaded on first use and reloaded when older than the TTL.
+    ///
+    /// A stale catalog is better than none: when the reload fails (the RPC is down for a
+    /// moment), the last snapshot keeps serving and the failure is logged; only a catalog that
+    /// was never loaded makes requests fail.
     public func current() async throws(BrokerError) -> Snapshot {
         if let snapshot, ContinuousClock.now - snapshot.loadedAt < ttl { return snapshot }
         if let snapshot, loading != nil { return snapshot }  // a refresh is under way: serve the old one
-        return try await refresh()
+        do {
+            return try await refresh()
+        } catch {
+            guard let snapshot else { throw error }
+            logger.warning("catalog reload failed; serving the previous one", metadata: ["zg.error": "\(error)"])
+            return snapshot
+        }
     }
 
     /// How old the cached catalog is, or nil before the first load.
