@@ -18,6 +18,8 @@ say "fixtures: simulated 0G provider"
 $py Fixtures/zerog/test_provider_sim.py
 say "fixtures: sandbox"
 $py Fixtures/zerog/test_sandbox.py
+say "fixtures: OpenAI-compatible, OCF and Replicate simulators"
+$py Fixtures/backends/test_backends.py
 
 say "swift: build"
 swift build --build-tests
