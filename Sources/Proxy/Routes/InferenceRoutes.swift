@@ -17,7 +17,7 @@ import ZGBroker
 /// JSON answers are returned as received; streams are relayed event by event with heartbeats,
 /// and a failure after the first byte ends the stream with an OpenAI error event.
 struct InferenceRoutes<Context: RequestContext>: Sendable {
-    let backend: ZeroGBackend
+    let backend: any InferenceBackend
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
 
@@ -47,7 +47,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
     }
 
     /// Opens the upstream, counting a failure in the metrics.
-    func open(_ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context) async throws(OpenAIError) -> ZeroGBackend.Opened {
+    func open(_ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context) async throws(OpenAIError) -> UpstreamAnswer {
         do {
             return try await backend.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger)
         } catch {
@@ -57,20 +57,20 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    func headers(for opened: ZeroGBackend.Opened) -> HTTPFields {
+    func headers(for opened: UpstreamAnswer) -> HTTPFields {
         var headers: HTTPFields = [
-            .provider: opened.service.provider.checksummed,
+            .provider: opened.servedBy,
             .overhead: String(format: "%.3f", opened.overhead.milliseconds),
         ]
-        if let key = opened.response.headers.first(name: "ZG-Res-Key") { headers[.zgResKey] = key }
+        if let key = opened.chatIDHeader { headers[.zgResKey] = key }
         return headers
     }
 
-    func collectAnswer(_ opened: ZeroGBackend.Opened) async throws(OpenAIError) -> [UInt8] {
+    func collectAnswer(_ opened: UpstreamAnswer) async throws(OpenAIError) -> [UInt8] {
         do {
             return Array(buffer: try await opened.response.body.collect(upTo: 64 * 1024 * 1024))
         } catch {
-            backend.recordFailure(opened.service.provider, reason: "body lost")
+            opened.reportFailure("body lost")
             metrics.error(code: "upstream_body_lost")
             throw OpenAIError.upstream(.badGateway, "The 0G provider's response was cut off.")
         }
@@ -85,10 +85,10 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
     /// failure is then reported as the stream's error event.
     func streamingResponse<Transform: StreamTransform>(
         route: String, received: ContinuousClock.Instant, context: Context, transform: Transform,
-        open: @escaping @Sendable () async throws(OpenAIError) -> ZeroGBackend.Opened
+        open: @escaping @Sendable () async throws(OpenAIError) -> UpstreamAnswer
     ) async throws -> Response {
         // Request-scoped: awaited by this handler or by the response body, cancelled if the client leaves.
-        let opening = Task { () -> Result<ZeroGBackend.Opened, OpenAIError> in
+        let opening = Task { () -> Result<UpstreamAnswer, OpenAIError> in
             do throws(OpenAIError) { return .success(try await open()) } catch { return .failure(error) }
         }
         let heartbeat = configuration.heartbeat
@@ -108,7 +108,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var result: Result<ZeroGBackend.Opened, OpenAIError>? = nil
+            var result: Result<UpstreamAnswer, OpenAIError>? = nil
             while result == nil {
                 result = await Self.result(of: opening, within: heartbeat)
                 if result == nil {
@@ -154,11 +154,8 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    func exchange(_ opened: ZeroGBackend.Opened, route: String, received: ContinuousClock.Instant, logger: Logger) -> Exchange {
-        Exchange(
-            backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
-            sentBody: opened.sentBody, chatIDHeader: opened.response.headers.first(name: "ZG-Res-Key"), logger: logger
-        )
+    func exchange(_ opened: UpstreamAnswer, route: String, received: ContinuousClock.Instant, logger: Logger) -> Exchange {
+        Exchange(answer: opened, metrics: metrics, route: route, received: received, logger: logger)
     }
 
     /// `POST /v1/responses`, answered by translating to and from Chat Completions.
@@ -185,10 +182,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
         let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
         var headers = headers(for: opened)
-        let exchange = Exchange(
-            backend: backend, metrics: metrics, service: opened.service, route: "responses", received: received,
-            sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
-        )
+        let exchange = exchange(opened, route: "responses", received: received, logger: context.logger)
         let answer = try await collectAnswer(opened)
         let chatObject = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] ?? [:]
         let translated = builder.response(fromChatCompletion: chatObject)
@@ -234,10 +228,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
         let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context)
         var headers = headers(for: opened)
-        let exchange = Exchange(
-            backend: backend, metrics: metrics, service: opened.service, route: route, received: received,
-            sentBody: opened.sentBody, chatIDHeader: headers[.zgResKey], logger: context.logger
-        )
+        let exchange = exchange(opened, route: route, received: received, logger: context.logger)
         let answer = try await collectAnswer(opened)
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
         // Only the two members billing needs are decoded; the answer goes out as received.
@@ -268,35 +259,20 @@ final class Once: Sendable {
     }
 }
 
-/// What happens after an answer went out: metering, metrics and (per mode) verification.
+/// What happens after an answer went out: metrics, then the backend's settlement (metering,
+/// verification).
 struct Exchange: Sendable {
-    let backend: ZeroGBackend
+    let answer: UpstreamAnswer
     let metrics: GatewayMetrics
-    let service: Service
     let route: String
     let received: ContinuousClock.Instant
-    let sentBody: [UInt8]
-    let chatIDHeader: String?
     let logger: Logger
+
+    var chatIDHeader: String? { answer.chatIDHeader }
 
     func finish(usage: Usage?, chatID: String?, responseSHA256: String, status: Int) async {
         metrics.request(route: route, status: status, duration: .now - received)
-        if let usage {
-            let fee = backend.broker.meter(service: service, usage: usage)
-            metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: service.model)
-            metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
-            logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
-        } else {
-            logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
-        }
-        let verifier = backend.broker.verifier
-        guard verifier.shouldVerify() else { return }
-        let result = await verifier.verify(
-            service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
-        )
-        metrics.verification(status: result.status.rawValue)
-        if result.status == .failed {
-            logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
-        }
+        if let usage { metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: answer.model) }
+        await answer.settle(usage, chatID, responseSHA256, logger)
     }
 }

@@ -98,14 +98,14 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
             if let failure, !clientGone {
                 let error = OpenAIError.upstream(.badGateway, "Stream interrupted: \(failure).", code: "stream_interrupted")
                 try await writer.write(ByteBuffer(bytes: relay.failureEvent(error)))
-                exchange.backend.recordFailure(exchange.service.provider, reason: failure)
+                exchange.answer.reportFailure(failure)
                 exchange.metrics.error(code: "stream_interrupted")
             }
         }
         // Leaving the task group cancelled the upstream reader, and with it the upstream request.
         let chatID = exchange.chatIDHeader ?? scanner.streamID
         if clientGone {
-            exchange.logger.debug("client went away mid-stream; upstream cancelled", metadata: ["zg.provider": "\(exchange.service.provider)"])
+            exchange.logger.debug("client went away mid-stream; upstream cancelled", metadata: ["zg.provider": "\(exchange.answer.servedBy)"])
             await exchange.finish(usage: scanner.usage, chatID: nil, responseSHA256: "", status: 499)
             throw CancellationError()
         }

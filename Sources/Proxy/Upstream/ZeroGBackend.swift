@@ -10,23 +10,13 @@ import ZGBroker
 /// Routes OpenAI requests to 0G providers through ``ZGBroker``: picks the ranked providers for
 /// the model, signs with the cached session token, and fails over to the next provider on
 /// connection errors, timeouts, 429 and 5xx before the first byte.
-struct ZeroGBackend: Sendable {
+struct ZeroGBackend: InferenceBackend {
     let broker: ZGBroker
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
 
-    /// An upstream response whose head arrived, with its body still to read.
-    struct Opened {
-        let service: Service
-        let response: HTTPClientResponse
-        /// The exact bytes sent (what the provider's signature covers).
-        let sentBody: [UInt8]
-        /// Gateway work before the upstream request went out.
-        let overhead: Duration
-    }
-
     /// Sends the request to the first provider that answers with a usable head.
-    func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> Opened {
+    func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> UpstreamAnswer {
         let target = configuration.aliases[model] ?? model
         let candidates: [Service]
         do {
@@ -45,7 +35,7 @@ struct ZeroGBackend: Sendable {
             let sent = edited.bytes
             do {
                 let opened = try await send(service: service, path: path, body: sent, received: received)
-                return Opened(service: service, response: opened.response, sentBody: sent, overhead: opened.overhead)
+                return answer(service: service, response: opened.response, sentBody: sent, overhead: opened.overhead)
             } catch {
                 lastError = error
                 guard Self.isFailoverable(error) else { throw OpenAIError.from(error) }
@@ -58,6 +48,36 @@ struct ZeroGBackend: Sendable {
         if let lastError, candidates.count == 1 || fundingFailures == candidates.count { throw OpenAIError.from(lastError) }
         throw OpenAIError.serviceUnavailable(
             "Every 0G provider for `\(model)` failed: \(lastError.map { "\($0)" } ?? "none answered")", retryAfterSeconds: 2
+        )
+    }
+
+    /// Wraps a response head with 0G's settlement: the fee from the usage and the service's
+    /// prices, and the TEE signature check per `ZG_VERIFY`.
+    private func answer(service: Service, response: HTTPClientResponse, sentBody: [UInt8], overhead: Duration) -> UpstreamAnswer {
+        let broker = self.broker
+        let metrics = self.metrics
+        return UpstreamAnswer(
+            response: response, sentBody: sentBody, overhead: overhead, servedBy: service.provider.checksummed, model: service.model,
+            chatIDHeader: response.headers.first(name: "ZG-Res-Key"),
+            settle: { usage, chatID, responseSHA256, logger in
+                if let usage {
+                    let fee = broker.meter(service: service, usage: usage)
+                    metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
+                    logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
+                } else {
+                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+                }
+                let verifier = broker.verifier
+                guard verifier.shouldVerify(), !responseSHA256.isEmpty else { return }
+                let result = await verifier.verify(
+                    service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
+                )
+                metrics.verification(status: result.status.rawValue)
+                if result.status == .failed {
+                    logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
+                }
+            },
+            reportFailure: { reason in self.recordFailure(service.provider, reason: reason) }
         )
     }
 
