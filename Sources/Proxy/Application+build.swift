@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Hummingbird
 import Logging
 import Prometheus
@@ -8,7 +9,8 @@ import ZGBroker
 /// `zgproxy serve` and the tests call this same function; the caller runs the result (with
 /// ``ZGBroker/backgroundServices``) in a `ServiceGroup`.
 public func buildApplication(
-    configuration: ProxyConfiguration, broker: ZGBroker, registry: PrometheusCollectorRegistry, logger: Logger
+    configuration: ProxyConfiguration, broker: ZGBroker, registry: PrometheusCollectorRegistry, logger: Logger,
+    httpClient: HTTPClient = .shared
 ) -> some ApplicationProtocol {
     let metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: registry))
     let router = Router(context: BasicRequestContext.self)
@@ -27,12 +29,19 @@ public func buildApplication(
     HealthRoutes(broker: broker, configuration: configuration, registry: registry).add(to: router)
     let api = router.group("v1")
     if let token = configuration.authToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
-    let backend = ZeroGBackend(broker: broker, metrics: metrics, configuration: configuration)
+    let zeroG = ZeroGBackend(broker: broker, metrics: metrics, configuration: configuration)
+    let endpointHealth = HealthTracker<String>()
+    let endpoints = configuration.endpoints.map {
+        OpenAIEndpoint(configuration: $0, httpClient: httpClient, timeouts: configuration, health: endpointHealth, metrics: metrics)
+    }
+    let backend = BackendRouter(zeroG: zeroG, endpoints: endpoints, zeroGPriority: configuration.zeroGPriority, health: endpointHealth)
     InferenceRoutes(backend: backend, metrics: metrics, configuration: configuration).add(to: api)
-    ModelRoutes(broker: broker, configuration: configuration).add(to: api)
+    ModelRoutes(broker: broker, configuration: configuration, endpoints: endpoints).add(to: api)
+    EndpointRoutes(broker: broker, endpoints: endpoints, health: endpointHealth).add(to: api)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "zgproxy"),
+        services: endpoints.isEmpty ? [] : [EndpointDiscovery(endpoints: endpoints, logger: logger)],
         logger: logger
     )
 }

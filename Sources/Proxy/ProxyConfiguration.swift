@@ -14,6 +14,9 @@ import ZGBroker
 /// - `CORS_ORIGINS`: `*` (default), or a comma-separated list of allowed origins.
 /// - `MODEL_ALIASES`: JSON object of alias → model id or provider address.
 /// - `DEBUG`: `true` for debug logs.
+/// - Endpoints besides 0G: `ZGPROXY_CONFIG`, `ENDPOINTS`, `TARGET_OPENAI_URL` + `API_KEY`
+///   (see ``EndpointConfiguration``); `ZG_PRIORITY` places 0G among them (default 100: configured
+///   endpoints, at 50 by default, are tried first).
 public struct ProxyConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -31,6 +34,10 @@ public struct ProxyConfiguration: Sendable {
     public var debug: Bool
     /// Shown by `/health` and the banner: `sandbox`, `mainnet`, `testnet`, `custom`.
     public var networkName: String
+    /// OpenAI-compatible endpoints served beside 0G.
+    public var endpoints: [EndpointConfiguration] = []
+    /// 0G's place among the endpoints (lower is tried first).
+    public var zeroGPriority: Int = 100
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, authToken: String? = nil, bodyLimit: Int = 32 * 1024 * 1024,
@@ -78,5 +85,12 @@ public struct ProxyConfiguration: Sendable {
             aliases = object
         }
         debug = try environment.bool("DEBUG", default: false)
+        endpoints = try EndpointConfiguration.all(from: environment)
+        zeroGPriority = try environment.integer("ZG_PRIORITY", default: 100, range: -1_000_000...1_000_000)
+        if let seconds = environment["TIMEOUT"], let value = Double(seconds), value > 0 {
+            // The simple form other gateways use: one budget for the whole request.
+            totalTimeout = .seconds(value)
+            firstByteTimeout = min(firstByteTimeout, .seconds(value))
+        }
     }
 }

@@ -78,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             let broker = try await ZGBroker.connect(configuration: brokerConfiguration, httpClient: httpClient, logger: logger)
-            let app = buildApplication(configuration: proxyConfiguration, broker: broker, registry: PrometheusCollectorRegistry(), logger: logger)
+            let app = buildApplication(configuration: proxyConfiguration, broker: broker, registry: PrometheusCollectorRegistry(), logger: logger, httpClient: httpClient)
             var serviceConfiguration = ServiceGroupConfiguration(
                 services: broker.backgroundServices.map { .init(service: $0) } + [.init(service: app)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger

@@ -10,6 +10,9 @@ import ZGBroker
 struct ModelRoutes<Context: RequestContext>: Sendable {
     let broker: ZGBroker
     let configuration: ProxyConfiguration
+    let endpoints: [OpenAIEndpoint]
+    /// `created` of endpoint models that do not say (they are listed as of the gateway's start).
+    private static var started: Int { startedAt }
 
     func add(to router: RouterGroup<Context>) {
         router.get("models") { _, _ in
@@ -33,6 +36,12 @@ struct ModelRoutes<Context: RequestContext>: Sendable {
             throw OpenAIError.from(error)
         }
         var entries = byModel.keys.sorted().map { model in entry(id: model, services: byModel[model]!) }
+        var listed = Set(entries.compactMap { $0["id"] as? String })
+        for endpoint in endpoints {
+            for model in endpoint.models where listed.insert(model).inserted {
+                entries.append(["id": model, "object": "model", "created": Self.started, "owned_by": endpoint.name])
+            }
+        }
         for (alias, target) in configuration.aliases.sorted(by: { $0.key < $1.key }) where byModel[alias] == nil {
             if let services = byModel[target] {
                 var aliased = entry(id: alias, services: services)
@@ -63,6 +72,8 @@ struct ModelRoutes<Context: RequestContext>: Sendable {
         ]
     }
 }
+
+private let startedAt = Int(Date().timeIntervalSince1970)
 
 /// A JSON response from a JSON-compatible object.
 func jsonResponse(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import Logging
+import ZGBroker
+
+/// Routes a model to every backend that serves it, by priority (lower first) and weight, and
+/// fails over from one to the next when a backend fails before the first byte (5xx, 429,
+/// unreachable). 0G takes part as one more backend with its own priority.
+struct BackendRouter: InferenceBackend {
+    let zeroG: ZeroGBackend
+    let endpoints: [OpenAIEndpoint]
+    let zeroGPriority: Int
+    let health: HealthTracker<String>
+
+    private enum Candidate {
+        case zeroG
+        case endpoint(OpenAIEndpoint)
+    }
+
+    func open(
+        path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger
+    ) async throws(OpenAIError) -> UpstreamAnswer {
+        let candidates = await self.candidates(for: model)
+        var lastError: OpenAIError? = nil
+        for candidate in candidates {
+            do {
+                switch candidate {
+                case .zeroG:
+                    return try await zeroG.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger)
+                case .endpoint(let endpoint):
+                    return try await endpoint.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received)
+                }
+            } catch {
+                lastError = error
+                guard error.status.code >= 500 || error.status.code == 429 else { throw error }
+                logger.debug("backend failed before the first byte, trying the next", metadata: ["zg.error": "\(error)"])
+            }
+        }
+        throw lastError ?? .modelNotFound(configurationAlias(model))
+    }
+
+    private func configurationAlias(_ model: String) -> String { zeroG.configuration.aliases[model] ?? model }
+
+    /// Endpoints serving the model (benched ones last), and 0G when its catalog has the model,
+    /// ordered by priority; equal priorities are shuffled by weight.
+    private func candidates(for model: String) async -> [Candidate] {
+        var ranked: [(priority: Int, order: Double, candidate: Candidate)] = []
+        for endpoint in endpoints where endpoint.serves(model) {
+            let benched = health.isBenched(endpoint.name)
+            // Weighted random order: the smallest -ln(U)/w wins (exponential races).
+            let draw = -log(Double.random(in: Double.ulpOfOne..<1)) / Double(endpoint.configuration.weight)
+            ranked.append((endpoint.configuration.priority + (benched ? 1_000_000 : 0), draw, .endpoint(endpoint)))
+        }
+        let target = zeroG.configuration.aliases[model] ?? model
+        // 0G joins when it has the model, or alone (it then answers the precise 404 or 503).
+        let zeroGServes = (try? await zeroG.broker.catalog.candidates(for: target)) != nil
+        if ranked.isEmpty || zeroGServes {
+            ranked.append((zeroGPriority, 0, .zeroG))
+        }
+        return ranked.sorted { ($0.priority, $0.order) < ($1.priority, $1.order) }.map(\.candidate)
+    }
+}

@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import ZGBroker
+
+/// An OpenAI-compatible upstream: requests are forwarded with the endpoint's own key, the
+/// body untouched except for the model id (aliases) and, for streams, usage reporting.
+final class OpenAIEndpoint: Sendable {
+    let configuration: EndpointConfiguration
+    private let httpClient: HTTPClient
+    private let timeouts: ProxyConfiguration
+    private let health: HealthTracker<String>
+    private let metrics: GatewayMetrics
+    /// The models the endpoint serves: configured, or last discovered.
+    private let discovered = Mutex<[String]>([])
+
+    init(configuration: EndpointConfiguration, httpClient: HTTPClient, timeouts: ProxyConfiguration, health: HealthTracker<String>, metrics: GatewayMetrics) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.timeouts = timeouts
+        self.health = health
+        self.metrics = metrics
+        if let models = configuration.models { discovered.withLock { $0 = models } }
+    }
+
+    var name: String { configuration.name }
+
+    /// Model ids clients may ask this endpoint for (aliases included).
+    var models: [String] { discovered.withLock { $0 } + configuration.aliases.keys.sorted() }
+
+    func serves(_ model: String) -> Bool {
+        configuration.aliases[model] != nil || discovered.withLock { $0.contains(model) }
+    }
+
+    /// Reads `GET {base}/models` (when the models are not configured).
+    func discover(logger: Logger) async {
+        guard configuration.models == nil else { return }
+        var request = HTTPClientRequest(url: configuration.baseURL + "/models")
+        authorize(&request)
+        do {
+            let response = try await httpClient.execute(request, timeout: .init(timeouts.connectTimeout + .seconds(10)))
+            let body = try await response.body.collect(upTo: 8 * 1024 * 1024)
+            guard response.status == .ok,
+                  let object = (try? JSONSerialization.jsonObject(with: Data(Array(buffer: body)))) as? [String: Any],
+                  let data = object["data"] as? [[String: Any]] else {
+                logger.warning("model discovery failed", metadata: ["zg.endpoint": "\(name)", "zg.status": "\(response.status.code)"])
+                return
+            }
+            let ids = data.compactMap { $0["id"] as? String }
+            discovered.withLock { $0 = ids }
+        } catch {
+            logger.warning("model discovery failed", metadata: ["zg.endpoint": "\(name)", "zg.error": "\(error)"])
+        }
+    }
+
+    private func authorize(_ request: inout HTTPClientRequest) {
+        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+    }
+
+    /// Sends one request; upstream errors before the head come back as `OpenAIError`s.
+    func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer {
+        var edited = body
+        let upstreamModel = configuration.aliases[model] ?? model
+        if upstreamModel != model { edited.set("model", string: upstreamModel) }
+        if injectUsage && configuration.streamOptions { ZeroGBackend.injectIncludeUsage(into: &edited) }
+        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        authorize(&request)
+        request.body = .bytes(ByteBuffer(bytes: edited.bytes))
+        let sentAt = ContinuousClock.now
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: .init(timeouts.firstByteTimeout))
+        } catch {
+            reportFailure("unreachable")
+            throw OpenAIError.upstream(.badGateway, "Endpoint \(name) could not be reached.", code: "upstream_unreachable")
+        }
+        metrics.upstreamLatency(provider: name, duration: .now - sentAt)
+        let status = Int(response.status.code)
+        guard status < 400 else {
+            let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? []
+            if status >= 500 || status == 429 { reportFailure("HTTP \(status)") }
+            throw Self.error(status: status, body: bytes, endpoint: name)
+        }
+        health.recordSuccess(name, latency: .now - sentAt)
+        metrics.providerHealthy(name, healthy: true)
+        return UpstreamAnswer(
+            response: response, sentBody: edited.bytes, overhead: sentAt - received, servedBy: name, model: upstreamModel, chatIDHeader: nil,
+            settle: { usage, _, _, logger in
+                if usage == nil { logger.debug("answer without usage", metadata: ["zg.endpoint": "\(self.name)"]) }
+            },
+            reportFailure: { reason in self.reportFailure(reason) }
+        )
+    }
+
+    func reportFailure(_ reason: String) {
+        health.recordFailure(name, reason: reason)
+        metrics.providerHealthy(name, healthy: !health.isBenched(name))
+    }
+
+    /// The upstream's own OpenAI envelope when it sent one; otherwise one built from the status.
+    static func error(status: Int, body: [UInt8], endpoint: String) -> OpenAIError {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        let inner = object?["error"] as? [String: Any]
+        let message = inner?["message"] as? String ?? ProviderErrorBody.message(body)
+        let code = (inner?["code"] as? String) ?? (inner?["code"] as? NSNumber)?.stringValue
+        let httpStatus = HTTPResponse.Status(code: status)
+        if status >= 500 { return .upstream(.badGateway, "Endpoint \(endpoint) failed: \(message)") }
+        return OpenAIError(httpStatus, message: message, type: inner?["type"] as? String ?? "invalid_request_error", param: inner?["param"] as? String, code: code ?? "upstream_error")
+    }
+}
+
