@@ -106,6 +106,71 @@ struct EndpointTests {
     }
 }
 
+extension EndpointTests {
+    @Test("an OCF head: models from the DNT table (both shapes), chat and streams through its workers, errors in the OpenAI envelope")
+    func ocfHead() async throws {
+        let current = try await FixtureProcess(
+            script: "backends/ocf_head_sim.py", arguments: ["--models", "swiss-ai/Apertus-8B,ocf-only", "--wildcard", "--exit-with-parent"], readyPrefix: "OCF"
+        )
+        defer { current.stop() }
+        let legacy = try await FixtureProcess(
+            script: "backends/ocf_head_sim.py", arguments: ["--models", "legacy-model", "--shape", "legacy", "--exit-with-parent"], readyPrefix: "OCF"
+        )
+        defer { legacy.stop() }
+        let currentURL = try #require(current.ready["url"] as? String)
+        let legacyURL = try #require(legacy.ready["url"] as? String)
+        let endpoints = [
+            EndpointConfiguration(name: "ocf", kind: .ocf, baseURL: currentURL),
+            EndpointConfiguration(name: "ocf-legacy", kind: .ocf, baseURL: legacyURL),
+        ]
+        try await GatewayTests.withGateway(configure: { $0.endpoints = endpoints }) { client, _, _ in
+            var ids: [String] = []
+            for _ in 0..<50 where !(ids.contains("ocf-only") && ids.contains("legacy-model")) {
+                try await Task.sleep(for: .milliseconds(100))
+                try await client.execute(uri: "/v1/models", method: .get, headers: GatewayTests.auth) { response in
+                    let object = try JSONSerialization.jsonObject(with: Data(Array(buffer: response.body))) as? [String: Any]
+                    ids = (object?["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                }
+            }
+            #expect(ids.contains("swiss-ai/Apertus-8B") && ids.contains("ocf-only") && ids.contains("legacy-model"))
+            #expect(!ids.contains("sim/offline-model") && !ids.contains("*"))
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"swiss-ai/Apertus-8B","messages":[{"role":"user","content":"hello ocf"}]}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "ocf")
+                #expect(String(buffer: response.body).contains("Echo: hello ocf"))
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"legacy-model","stream":true,"messages":[{"role":"user","content":"stream ocf"}]}"#)) { response in
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "ocf-legacy")
+                let text = String(buffer: response.body)
+                #expect(text.contains("data: [DONE]") && !text.contains("usage"))
+            }
+            // The head degrades: its {"error": "…"} 503 becomes an OpenAI envelope (no other endpoint serves the model).
+            _ = try await HTTPClientJSON.post(currentURL + "/__sim/faults", #"{"mode":"5xx","count":1}"#)
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"ocf-only","messages":[{"role":"user","content":"x"}]}"#)) { response in
+                #expect(response.status.code >= 500)
+                let object = try JSONSerialization.jsonObject(with: Data(Array(buffer: response.body))) as? [String: [String: Any]]
+                #expect(object?["error"]?["message"] as? String != nil && object?["error"]?["code"] is String)
+            }
+        }
+    }
+
+    @Test("DNT tables of both shapes yield the served models only")
+    func dntTable() {
+        let current: [String: Any] = [
+            "/QmHead": ["id": "QmHead", "connected": true, "service": NSNull()],
+            "/QmA": ["id": "QmA", "connected": true, "service": [["name": "llm", "identity_group": ["model=a/b"]]]],
+            "/QmB": ["id": "QmB", "connected": false, "service": [["name": "llm", "identity_group": ["model=gone"]]]],
+            "/QmC": ["id": "QmC", "connected": true, "service": [["name": "diffusion", "identity_group": ["model=img"]], ["name": "llm", "identity_group": ["model=*", "all"]]]],
+        ]
+        #expect(OpenAIEndpoint.ocfModels(current) == ["a/b"])
+        let legacy: [String: Any] = ["peers": [["peer_id": "QmX", "service": [["name": "llm", "identity_group": ["model=x"]]]]]]
+        #expect(OpenAIEndpoint.ocfModels(legacy) == ["x"])
+    }
+}
+
 /// Small JSON helpers over AsyncHTTPClient for simulator admin routes.
 enum HTTPClientJSON {
     static func get(_ url: String) async throws -> [String: Any] {

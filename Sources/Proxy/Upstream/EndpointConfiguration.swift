@@ -9,10 +9,15 @@ import ZGBroker
 ///   "weight": 1, "priority": 50, "streamOptions": true}]}` (see `Fixtures/backends/endpoints.example.json`).
 /// - `ENDPOINTS`: a JSON object of base URL → API key, or a comma-separated list of base URLs.
 /// - `TARGET_OPENAI_URL` with `API_KEY`: a single endpoint.
+/// - `OCF_HEAD_ADDR` (or `OTELA_HEAD_ADDR`): an OCF head node.
 /// Lower `priority` is tried first; among equals, `weight` spreads the load.
 public struct EndpointConfiguration: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
+        /// OpenAI, Groq, SambaNova, vLLM…: `baseURL` ends in `/v1`.
         case openai
+        /// An OCF (OpenTela) head node: `baseURL` is the head (e.g. `http://head:8092`); models
+        /// come from its `/v1/dnt/table`, requests go to `/v1/service/llm/v1/…`.
+        case ocf
     }
 
     public var name: String
@@ -52,6 +57,10 @@ public struct EndpointConfiguration: Sendable, Hashable {
         if let url = environment["TARGET_OPENAI_URL"] {
             endpoints.append(EndpointConfiguration(name: host(of: url), baseURL: try checkedURL(url, setting: "TARGET_OPENAI_URL"), apiKey: environment["API_KEY"]))
         }
+        if let head = environment["OCF_HEAD_ADDR"] ?? environment["OTELA_HEAD_ADDR"] {
+            let url = head.hasPrefix("http") ? head : "http://" + head
+            endpoints.append(EndpointConfiguration(name: "ocf:" + host(of: url), kind: .ocf, baseURL: try checkedURL(url, setting: "OCF_HEAD_ADDR")))
+        }
         var seen = Set<String>()
         for endpoint in endpoints where !seen.insert(endpoint.name).inserted {
             throw ConfigurationError(setting: "endpoints", reason: "two endpoints are named \"\(endpoint.name)\"; give them distinct names")
@@ -89,7 +98,7 @@ public struct EndpointConfiguration: Sendable, Hashable {
             let setting = "ZGPROXY_CONFIG endpoints[\(index)]"
             let typeName = entry["type"] as? String ?? "openai"
             guard let kind = Kind(rawValue: typeName) else {
-                throw ConfigurationError(setting: setting, reason: "type \"\(typeName)\" is not supported by this build (supported: openai)")
+                throw ConfigurationError(setting: setting, reason: "type \"\(typeName)\" is not supported by this build (supported: openai, ocf)")
             }
             guard let url = entry["baseURL"] as? String ?? entry["url"] as? String else {
                 throw ConfigurationError(setting: setting, reason: "needs a baseURL")

@@ -7,8 +7,10 @@ import NIOHTTP1
 import Synchronization
 import ZGBroker
 
-/// An OpenAI-compatible upstream: requests are forwarded with the endpoint's own key, the
-/// body untouched except for the model id (aliases) and, for streams, usage reporting.
+/// An OpenAI-compatible upstream (or an OCF head node, which forwards OpenAI requests to its
+/// workers): requests are forwarded with the endpoint's own key, the body untouched except
+/// for the model id (aliases) and, for streams, usage reporting. OCF's `{"error":"…"}` bodies
+/// are answered in the OpenAI envelope.
 final class OpenAIEndpoint: Sendable {
     let configuration: EndpointConfiguration
     private let httpClient: HTTPClient
@@ -29,6 +31,14 @@ final class OpenAIEndpoint: Sendable {
 
     var name: String { configuration.name }
 
+    /// Where OpenAI paths (`/chat/completions`…) are appended.
+    var requestBase: String {
+        switch configuration.kind {
+        case .openai: return configuration.baseURL
+        case .ocf: return configuration.baseURL + "/v1/service/llm/v1"
+        }
+    }
+
     /// Model ids clients may ask this endpoint for (aliases included).
     var models: [String] { discovered.withLock { $0 } + configuration.aliases.keys.sorted() }
 
@@ -39,22 +49,42 @@ final class OpenAIEndpoint: Sendable {
     /// Reads `GET {base}/models` (when the models are not configured).
     func discover(logger: Logger) async {
         guard configuration.models == nil else { return }
-        var request = HTTPClientRequest(url: configuration.baseURL + "/models")
+        let url = configuration.kind == .ocf ? configuration.baseURL + "/v1/dnt/table" : configuration.baseURL + "/models"
+        var request = HTTPClientRequest(url: url)
         authorize(&request)
         do {
             let response = try await httpClient.execute(request, timeout: .init(timeouts.connectTimeout + .seconds(10)))
             let body = try await response.body.collect(upTo: 8 * 1024 * 1024)
-            guard response.status == .ok,
-                  let object = (try? JSONSerialization.jsonObject(with: Data(Array(buffer: body)))) as? [String: Any],
-                  let data = object["data"] as? [[String: Any]] else {
+            let object = (try? JSONSerialization.jsonObject(with: Data(Array(buffer: body)))) as? [String: Any]
+            let ids: [String]? = switch configuration.kind {
+            case .openai: (object?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+            case .ocf: object.map(Self.ocfModels)
+            }
+            guard response.status == .ok, let ids else {
                 logger.warning("model discovery failed", metadata: ["zg.endpoint": "\(name)", "zg.status": "\(response.status.code)"])
                 return
             }
-            let ids = data.compactMap { $0["id"] as? String }
             discovered.withLock { $0 = ids }
         } catch {
             logger.warning("model discovery failed", metadata: ["zg.endpoint": "\(name)", "zg.error": "\(error)"])
         }
+    }
+
+    /// Model ids offered by an OCF DNT table: every `model=NAME` identity of a connected peer's
+    /// `llm` service. Accepts the current map keyed by peer and the older `{peers: [...]}` list;
+    /// wildcards (`model=*`, `all`) name no model of their own.
+    static func ocfModels(_ table: [String: Any]) -> [String] {
+        let peers = (table["peers"] as? [[String: Any]]) ?? table.values.compactMap { $0 as? [String: Any] }
+        var models = Set<String>()
+        for peer in peers where (peer["connected"] as? Bool) ?? true {
+            for service in peer["service"] as? [[String: Any]] ?? [] where service["name"] as? String == "llm" {
+                for identity in service["identity_group"] as? [String] ?? [] where identity.hasPrefix("model=") {
+                    let model = String(identity.dropFirst(6))
+                    if model != "*" && !model.isEmpty { models.insert(model) }
+                }
+            }
+        }
+        return models.sorted()
     }
 
     private func authorize(_ request: inout HTTPClientRequest) {
@@ -67,7 +97,7 @@ final class OpenAIEndpoint: Sendable {
         let upstreamModel = configuration.aliases[model] ?? model
         if upstreamModel != model { edited.set("model", string: upstreamModel) }
         if injectUsage && configuration.streamOptions { ZeroGBackend.injectIncludeUsage(into: &edited) }
-        var request = HTTPClientRequest(url: configuration.baseURL + path)
+        var request = HTTPClientRequest(url: requestBase + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         authorize(&request)
