@@ -31,8 +31,13 @@ public func buildApplication(
     if let token = configuration.authToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
     let zeroG = ZeroGBackend(broker: broker, metrics: metrics, configuration: configuration)
     let endpointHealth = HealthTracker<String>()
-    let endpoints = configuration.endpoints.map {
-        OpenAIEndpoint(configuration: $0, httpClient: httpClient, timeouts: configuration, health: endpointHealth, metrics: metrics)
+    let endpoints: [any Endpoint] = configuration.endpoints.map { endpoint -> any Endpoint in
+        switch endpoint.kind {
+        case .openai, .ocf:
+            return OpenAIEndpoint(configuration: endpoint, httpClient: httpClient, timeouts: configuration, health: endpointHealth, metrics: metrics)
+        case .replicate:
+            return ReplicateEndpoint(configuration: endpoint, httpClient: httpClient, timeouts: configuration, health: endpointHealth, metrics: metrics)
+        }
     }
     let backend = BackendRouter(zeroG: zeroG, endpoints: endpoints, zeroGPriority: configuration.zeroGPriority, health: endpointHealth)
     InferenceRoutes(backend: backend, metrics: metrics, configuration: configuration).add(to: api)

@@ -42,6 +42,12 @@ struct EndpointTests {
             .write(to: file, atomically: true, encoding: .utf8)
         let configured = try EndpointConfiguration.all(from: Environment(["ZGPROXY_CONFIG": file.path, "GROQ_KEY": "secret"]))
         #expect(configured.first == EndpointConfiguration(name: "groq", baseURL: "https://x.example/v1", apiKey: "secret", models: ["m"], aliases: ["fast": "m"], weight: 3, priority: 10))
+        let example = try EndpointConfiguration.all(from: Environment([
+            "ZGPROXY_CONFIG": FixturePaths.fixtures.appendingPathComponent("backends/endpoints.example.json").path,
+            "GROQ_API_KEY": "g", "REPLICATE_API_TOKEN": "r",
+        ]))
+        #expect(example.map(\.kind) == [.openai, .openai, .ocf, .replicate])
+        #expect(example.last?.replicateModels["llama-3-70b"]?.maxTokensLimit == 4096)
         for bad in [["ENDPOINTS": "ftp://x"], ["ENDPOINTS": "{not json"], ["ZGPROXY_CONFIG": "/nonexistent.json"], ["TARGET_OPENAI_URL": "nope"]] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try EndpointConfiguration.all(from: Environment(bad)) }
         }
@@ -168,6 +174,65 @@ extension EndpointTests {
         #expect(OpenAIEndpoint.ocfModels(current) == ["a/b"])
         let legacy: [String: Any] = ["peers": [["peer_id": "QmX", "service": [["name": "llm", "identity_group": ["model=x"]]]]]]
         #expect(OpenAIEndpoint.ocfModels(legacy) == ["x"])
+    }
+}
+
+extension EndpointTests {
+    @Test("Replicate: chat becomes a prediction; JSON waits for it, streams are translated as the text arrives, usage from metrics")
+    func replicate() async throws {
+        let simulator = try await FixtureProcess(
+            script: "backends/replicate_sim.py",
+            arguments: ["--token", "r8-test", "--models", "meta/meta-llama-3-8b-instruct,acme/no-stream", "--no-stream-models", "acme/no-stream",
+                        "--tokens-per-second", "50", "--exit-with-parent"],
+            readyPrefix: "REPLICATE"
+        )
+        defer { simulator.stop() }
+        let url = try #require(simulator.ready["url"] as? String)
+        var endpoint = EndpointConfiguration(name: "replicate", kind: .replicate, baseURL: url + "/v1", apiKey: "r8-test")
+        endpoint.replicateModels = [
+            "llama-3-8b": .init(model: "meta/meta-llama-3-8b-instruct", maxTokensLimit: 64),
+            "no-stream": .init(model: "acme/no-stream", streams: false),
+            "missing": .init(model: "acme/missing"),
+        ]
+        endpoint.models = endpoint.replicateModels.keys.sorted()
+        try await GatewayTests.withGateway(configure: { $0.endpoints = [endpoint] }) { client, _, _ in
+            let body = #"{"model":"llama-3-8b","max_tokens":500,"temperature":0.5,"stop":["END","STOP"],"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello replicate"}]}"#
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "replicate")
+                let object = try JSONSerialization.jsonObject(with: Data(Array(buffer: response.body))) as? [String: Any]
+                let message = ((object?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+                #expect(message?.contains("hello replicate") == true)
+                #expect((object?["usage"] as? [String: Any])?["completion_tokens"] as? Int ?? 0 > 0)
+            }
+            let sent = try #require(try await HTTPClientJSON.get(url + "/__sim/state")["lastRequest"] as? [String: Any])
+            let input = try #require((sent["json"] as? [String: Any])?["input"] as? [String: Any])
+            #expect(input["prompt"] as? String == "hello replicate" && input["system_prompt"] as? String == "be brief")
+            #expect(input["max_tokens"] as? Int == 64 && input["stop_sequences"] as? String == "END,STOP")
+            #expect((sent["headers"] as? [String: String])?["Authorization"] == "Bearer r8-test")
+
+            let streamBody = #"{"model":"llama-3-8b","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three four five six"}]}"#
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: ByteBuffer(string: streamBody)) { response in
+                let events = String(buffer: response.body).components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+                #expect(events.last == "data: [DONE]")
+                let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? [String: Any] }
+                let deltas = chunks.compactMap { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }
+                #expect(deltas.count > 3, "the answer should arrive in pieces")
+                #expect(deltas.joined().contains("one two three"))
+                #expect((chunks.last?["usage"] as? [String: Any])?["prompt_tokens"] as? Int ?? 0 > 0)
+            }
+            // A model without streaming still answers a stream request (one delta).
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"no-stream","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)) { response in
+                #expect(String(buffer: response.body).hasSuffix("data: [DONE]\n\n"))
+            }
+            // Replicate's problem details become OpenAI errors.
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"missing","messages":[{"role":"user","content":"hi"}]}"#)) { response in
+                #expect(response.status == .notFound)
+                try GatewayTests.expectCode(response, "model_not_found")
+            }
+        }
     }
 }
 

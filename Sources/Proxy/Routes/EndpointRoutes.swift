@@ -4,7 +4,7 @@ import ZGBroker
 /// `GET /v1/endpoints`: every backend endpoint with its type, health and models.
 struct EndpointRoutes<Context: RequestContext>: Sendable {
     let broker: ZGBroker
-    let endpoints: [OpenAIEndpoint]
+    let endpoints: [any Endpoint]
     let health: HealthTracker<String>
 
     func add(to router: RouterGroup<Context>) {

@@ -10,7 +10,7 @@ import ZGBroker
 struct ModelRoutes<Context: RequestContext>: Sendable {
     let broker: ZGBroker
     let configuration: ProxyConfiguration
-    let endpoints: [OpenAIEndpoint]
+    let endpoints: [any Endpoint]
     /// `created` of endpoint models that do not say (they are listed as of the gateway's start).
     private static var started: Int { startedAt }
 

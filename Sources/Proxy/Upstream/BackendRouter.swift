@@ -8,13 +8,13 @@ import ZGBroker
 /// unreachable). 0G takes part as one more backend with its own priority.
 struct BackendRouter: InferenceBackend {
     let zeroG: ZeroGBackend
-    let endpoints: [OpenAIEndpoint]
+    let endpoints: [any Endpoint]
     let zeroGPriority: Int
     let health: HealthTracker<String>
 
     private enum Candidate {
         case zeroG
-        case endpoint(OpenAIEndpoint)
+        case endpoint(any Endpoint)
     }
 
     func open(

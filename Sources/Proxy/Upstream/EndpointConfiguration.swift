@@ -18,6 +18,9 @@ public struct EndpointConfiguration: Sendable, Hashable {
         /// An OCF (OpenTela) head node: `baseURL` is the head (e.g. `http://head:8092`); models
         /// come from its `/v1/dnt/table`, requests go to `/v1/service/llm/v1/…`.
         case ocf
+        /// Replicate's predictions API: chat and completions are translated; `models` maps the
+        /// names clients use to `owner/name` models (``EndpointConfiguration/replicateModels``).
+        case replicate
     }
 
     public var name: String
@@ -33,6 +36,30 @@ public struct EndpointConfiguration: Sendable, Hashable {
     public var priority: Int
     /// Whether the upstream accepts `stream_options` (strict servers reject it).
     public var streamOptions: Bool
+    /// Replicate only: the name clients use → the Replicate model and its limits.
+    public var replicateModels: [String: ReplicateModel] = [:]
+
+    /// How one Replicate model is called.
+    public struct ReplicateModel: Sendable, Hashable {
+        /// `owner/name` of an official model.
+        public var model: String
+        /// Input name for the completion limit (`max_tokens` or `max_new_tokens`).
+        public var maxTokensField: String = "max_tokens"
+        /// The most `max_tokens` the model takes; larger requests are clamped.
+        public var maxTokensLimit: Int? = nil
+        /// `prompt_template` input, with `{system_prompt}` and `{prompt}`; nil for the model's own.
+        public var promptTemplate: String? = nil
+        /// Whether the model streams (`urls.stream`).
+        public var streams: Bool = true
+
+        public init(model: String, maxTokensField: String = "max_tokens", maxTokensLimit: Int? = nil, promptTemplate: String? = nil, streams: Bool = true) {
+            self.model = model
+            self.maxTokensField = maxTokensField
+            self.maxTokensLimit = maxTokensLimit
+            self.promptTemplate = promptTemplate
+            self.streams = streams
+        }
+    }
 
     public init(
         name: String, kind: Kind = .openai, baseURL: String, apiKey: String? = nil, models: [String]? = nil,
@@ -56,6 +83,13 @@ public struct EndpointConfiguration: Sendable, Hashable {
         if let text = environment["ENDPOINTS"] { endpoints += try simple(text) }
         if let url = environment["TARGET_OPENAI_URL"] {
             endpoints.append(EndpointConfiguration(name: host(of: url), baseURL: try checkedURL(url, setting: "TARGET_OPENAI_URL"), apiKey: environment["API_KEY"]))
+        }
+        if let token = environment["REPLICATE_API_TOKEN"], let text = environment["REPLICATE_MODELS"] {
+            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            var endpoint = EndpointConfiguration(name: "replicate", kind: .replicate, baseURL: environment["REPLICATE_BASE_URL"] ?? "https://api.replicate.com/v1", apiKey: token)
+            endpoint.replicateModels = try replicateModels(object, setting: "REPLICATE_MODELS")
+            endpoint.models = endpoint.replicateModels.keys.sorted()
+            endpoints.append(endpoint)
         }
         if let head = environment["OCF_HEAD_ADDR"] ?? environment["OTELA_HEAD_ADDR"] {
             let url = head.hasPrefix("http") ? head : "http://" + head
@@ -98,9 +132,9 @@ public struct EndpointConfiguration: Sendable, Hashable {
             let setting = "ZGPROXY_CONFIG endpoints[\(index)]"
             let typeName = entry["type"] as? String ?? "openai"
             guard let kind = Kind(rawValue: typeName) else {
-                throw ConfigurationError(setting: setting, reason: "type \"\(typeName)\" is not supported by this build (supported: openai, ocf)")
+                throw ConfigurationError(setting: setting, reason: "type \"\(typeName)\" is not supported (supported: openai, ocf, replicate)")
             }
-            guard let url = entry["baseURL"] as? String ?? entry["url"] as? String else {
+            guard let url = entry["baseURL"] as? String ?? entry["url"] as? String ?? (kind == .replicate ? "https://api.replicate.com/v1" : nil) else {
                 throw ConfigurationError(setting: setting, reason: "needs a baseURL")
             }
             var key = entry["apiKey"] as? String
@@ -108,14 +142,45 @@ public struct EndpointConfiguration: Sendable, Hashable {
                 guard let value = environment[variable] else { throw ConfigurationError(setting: setting, reason: "\(variable) is not set") }
                 key = value
             }
-            endpoints.append(EndpointConfiguration(
+            var endpoint = EndpointConfiguration(
                 name: entry["name"] as? String ?? host(of: url), kind: kind, baseURL: try checkedURL(url, setting: setting), apiKey: key,
                 models: entry["models"] as? [String], aliases: entry["aliases"] as? [String: String] ?? [:],
                 weight: (entry["weight"] as? NSNumber)?.intValue ?? 1, priority: (entry["priority"] as? NSNumber)?.intValue ?? 50,
                 streamOptions: entry["streamOptions"] as? Bool ?? true
-            ))
+            )
+            if kind == .replicate {
+                endpoint.replicateModels = try replicateModels(entry["models"], setting: setting)
+                endpoint.models = endpoint.replicateModels.keys.sorted()
+            }
+            endpoints.append(endpoint)
         }
         return endpoints
+    }
+
+    /// `{"name": "owner/model"}` or `{"name": {"model": "owner/model", "maxTokensField", "maxTokensLimit",
+    /// "promptTemplate", "stream"}}`.
+    static func replicateModels(_ value: Any?, setting: String) throws(ConfigurationError) -> [String: ReplicateModel] {
+        guard let object = value as? [String: Any], !object.isEmpty else {
+            throw ConfigurationError(setting: setting, reason: "a replicate endpoint needs \"models\": {name: \"owner/model\"}")
+        }
+        var models = [String: ReplicateModel]()
+        for (name, spec) in object {
+            if let model = spec as? String {
+                models[name] = ReplicateModel(model: model)
+            } else if let spec = spec as? [String: Any], let model = spec["model"] as? String {
+                models[name] = ReplicateModel(
+                    model: model, maxTokensField: spec["maxTokensField"] as? String ?? "max_tokens",
+                    maxTokensLimit: (spec["maxTokensLimit"] as? NSNumber)?.intValue, promptTemplate: spec["promptTemplate"] as? String,
+                    streams: spec["stream"] as? Bool ?? true
+                )
+            } else {
+                throw ConfigurationError(setting: setting, reason: "model \"\(name)\" needs an owner/model")
+            }
+            guard models[name]!.model.split(separator: "/").count == 2 else {
+                throw ConfigurationError(setting: setting, reason: "\"\(models[name]!.model)\" is not owner/model")
+            }
+        }
+        return models
     }
 
     static func checkedURL(_ url: String, setting: String) throws(ConfigurationError) -> String {

@@ -4,7 +4,7 @@ import ServiceLifecycle
 /// Discovers the models of endpoints configured without a model list, at start and then
 /// every minute, so `/v1/models` and routing follow what the upstreams serve.
 struct EndpointDiscovery: Service {
-    let endpoints: [OpenAIEndpoint]
+    let endpoints: [any Endpoint]
     let logger: Logger
     var interval: Duration = .seconds(60)
 

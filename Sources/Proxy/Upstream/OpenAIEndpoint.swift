@@ -33,10 +33,7 @@ final class OpenAIEndpoint: Sendable {
 
     /// Where OpenAI paths (`/chat/completions`…) are appended.
     var requestBase: String {
-        switch configuration.kind {
-        case .openai: return configuration.baseURL
-        case .ocf: return configuration.baseURL + "/v1/service/llm/v1"
-        }
+        configuration.kind == .ocf ? configuration.baseURL + "/v1/service/llm/v1" : configuration.baseURL
     }
 
     /// Model ids clients may ask this endpoint for (aliases included).
@@ -56,10 +53,8 @@ final class OpenAIEndpoint: Sendable {
             let response = try await httpClient.execute(request, timeout: .init(timeouts.connectTimeout + .seconds(10)))
             let body = try await response.body.collect(upTo: 8 * 1024 * 1024)
             let object = (try? JSONSerialization.jsonObject(with: Data(Array(buffer: body)))) as? [String: Any]
-            let ids: [String]? = switch configuration.kind {
-            case .openai: (object?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
-            case .ocf: object.map(Self.ocfModels)
-            }
+            let ids: [String]? = configuration.kind == .ocf
+                ? object.map(Self.ocfModels) : (object?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
             guard response.status == .ok, let ids else {
                 logger.warning("model discovery failed", metadata: ["zg.endpoint": "\(name)", "zg.status": "\(response.status.code)"])
                 return

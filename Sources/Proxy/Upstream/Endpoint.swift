@@ -1,0 +1,16 @@
+import Logging
+
+/// An upstream endpoint besides 0G, as the router, `/v1/models` and `/v1/endpoints` see it.
+protocol Endpoint: Sendable {
+    var name: String { get }
+    var configuration: EndpointConfiguration { get }
+    /// Model ids clients may ask for (aliases included).
+    var models: [String] { get }
+    func serves(_ model: String) -> Bool
+    /// Refreshes the model list from the upstream, when it is not configured.
+    func discover(logger: Logger) async
+    /// Sends one request; returns once a usable head arrived, or throws the error to answer.
+    func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer
+}
+
+extension OpenAIEndpoint: Endpoint {}
