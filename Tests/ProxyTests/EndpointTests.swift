@@ -91,6 +91,22 @@ struct EndpointTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "second")
             }
+            // The client picks the endpoint: by header, or by a name/ prefix on the model.
+            var pinned = GatewayTests.auth
+            pinned[HTTPField.Name("X-Host-Final")!] = "second"
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: pinned, body: ByteBuffer(string: body)) { response in
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "second")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"second/shared-model","messages":[{"role":"user","content":"hi"}]}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "second")
+            }
+            pinned[HTTPField.Name("X-Host-Final")!] = "elsewhere.example"
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: pinned, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .badRequest)
+                try GatewayTests.expectCode(response, "unknown_host")
+            }
             // An alias is rewritten to the upstream's id; streams keep working.
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: ByteBuffer(string: #"{"model":"alias-two","stream":true,"messages":[{"role":"user","content":"stream"}]}"#)) { response in
                 #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "second")

@@ -122,4 +122,6 @@ extension HTTPField.Name {
     static let overhead = HTTPField.Name("x-zgproxy-overhead-ms")!
     static let zgResKey = HTTPField.Name("ZG-Res-Key")!
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
+    /// Picks the backend endpoint by name or host (within the configured ones only).
+    static let hostFinal = HTTPField.Name("x-host-final")!
 }

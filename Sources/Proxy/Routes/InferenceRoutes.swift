@@ -17,7 +17,7 @@ import ZGBroker
 /// JSON answers are returned as received; streams are relayed event by event with heartbeats,
 /// and a failure after the first byte ends the stream with an OpenAI error event.
 struct InferenceRoutes<Context: RequestContext>: Sendable {
-    let backend: any InferenceBackend
+    let backend: BackendRouter
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
 
@@ -47,9 +47,12 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
     }
 
     /// Opens the upstream, counting a failure in the metrics.
-    func open(_ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context) async throws(OpenAIError) -> UpstreamAnswer {
+    func open(
+        _ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context,
+        host: String?
+    ) async throws(OpenAIError) -> UpstreamAnswer {
         do {
-            return try await backend.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger)
+            return try await backend.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger, host: host)
         } catch {
             metrics.error(code: error.code ?? error.type)
             metrics.request(route: route, status: Int(error.status.code), duration: .now - received)
@@ -161,6 +164,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
     /// `POST /v1/responses`, answered by translating to and from Chat Completions.
     func responses(_ request: Request, _ context: Context) async throws -> Response {
         let received = ContinuousClock.now
+        let host = request.headers[.hostFinal]
         let body = try await readBody(request)
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body.bytes))) as? [String: Any] else {
             throw OpenAIError.invalidRequest("We could not parse the JSON body of your request.", code: "invalid_json")
@@ -177,10 +181,10 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         if streaming {
             return try await streamingResponse(route: "responses", received: received, context: context, transform: ResponsesStreamTranslator(builder: builder)) {
                 () async throws(OpenAIError) in
-                try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
+                try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context, host: host)
             }
         }
-        let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context)
+        let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context, host: host)
         var headers = headers(for: opened)
         let exchange = exchange(opened, route: "responses", received: received, logger: context.logger)
         let answer = try await collectAnswer(opened)
@@ -202,6 +206,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
 
     func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
         let received = ContinuousClock.now
+        let host = request.headers[.hostFinal]
         var body = try await readBody(request)
         guard let model = body.string("model"), !model.isEmpty else {
             throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
@@ -223,10 +228,10 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             let streamBody = body
             return try await streamingResponse(route: route, received: received, context: context, transform: SSERelay(stripUsage: !clientWantsUsage)) {
                 () async throws(OpenAIError) in
-                try await open(streamBody, path: path, model: model, injectUsage: injectUsage, route: route, received: received, context: context)
+                try await open(streamBody, path: path, model: model, injectUsage: injectUsage, route: route, received: received, context: context, host: host)
             }
         }
-        let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context)
+        let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context, host: host)
         var headers = headers(for: opened)
         let exchange = exchange(opened, route: route, received: received, logger: context.logger)
         let answer = try await collectAnswer(opened)

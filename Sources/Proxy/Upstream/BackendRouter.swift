@@ -20,7 +20,33 @@ struct BackendRouter: InferenceBackend {
     func open(
         path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger
     ) async throws(OpenAIError) -> UpstreamAnswer {
-        let candidates = await self.candidates(for: model)
+        try await open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger, host: nil)
+    }
+
+    /// - Parameter host: the client's `X-Host-Final`: an endpoint's name or host (or `0g`).
+    ///   A model written `name/model` with `name` a configured endpoint selects it the same way.
+    func open(
+        path: String, body: JSONBody, model requested: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger,
+        host: String?
+    ) async throws(OpenAIError) -> UpstreamAnswer {
+        var model = requested
+        var body = body
+        var pinned = host
+        if pinned == nil, let slash = requested.firstIndex(of: "/"), isKnownHost(String(requested[..<slash])) {
+            pinned = String(requested[..<slash])
+            model = String(requested[requested.index(after: slash)...])
+            body.set("model", string: model)
+        }
+        if let pinned, !isKnownHost(pinned) {
+            throw OpenAIError.invalidRequest("`\(pinned)` is not one of the gateway's endpoints (see GET /v1/endpoints).", param: "x-host-final", code: "unknown_host")
+        }
+        let candidates = await self.candidates(for: model).filter { candidate in
+            guard let pinned else { return true }
+            switch candidate {
+            case .zeroG: return pinned == "0g"
+            case .endpoint(let endpoint): return Self.matches(endpoint, pinned)
+            }
+        }
         var lastError: OpenAIError? = nil
         for candidate in candidates {
             do {
@@ -37,6 +63,14 @@ struct BackendRouter: InferenceBackend {
             }
         }
         throw lastError ?? .modelNotFound(configurationAlias(model))
+    }
+
+    private func isKnownHost(_ name: String) -> Bool {
+        name == "0g" || endpoints.contains { Self.matches($0, name) }
+    }
+
+    private static func matches(_ endpoint: any Endpoint, _ name: String) -> Bool {
+        endpoint.name == name || EndpointConfiguration.host(of: endpoint.configuration.baseURL) == name
     }
 
     private func configurationAlias(_ model: String) -> String { zeroG.configuration.aliases[model] ?? model }
