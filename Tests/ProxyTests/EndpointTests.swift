@@ -206,13 +206,14 @@ extension EndpointTests {
         let url = try #require(simulator.ready["url"] as? String)
         var endpoint = EndpointConfiguration(name: "replicate", kind: .replicate, baseURL: url + "/v1", apiKey: "r8-test")
         endpoint.replicateModels = [
-            "llama-3-8b": .init(model: "meta/meta-llama-3-8b-instruct", maxTokensLimit: 64),
+            "llama-3-8b": .init(model: "meta/meta-llama-3-8b-instruct", maxTokensLimit: 64, temperatureRange: 0...1),
             "no-stream": .init(model: "acme/no-stream", streams: false),
             "missing": .init(model: "acme/missing"),
         ]
         endpoint.models = endpoint.replicateModels.keys.sorted()
+        endpoint.defaultModel = "llama-3-8b"
         try await GatewayTests.withGateway(configure: { $0.endpoints = [endpoint] }) { client, _, _ in
-            let body = #"{"model":"llama-3-8b","max_tokens":500,"temperature":0.5,"stop":["END","STOP"],"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello replicate"}]}"#
+            let body = #"{"model":"llama-3-8b","max_tokens":500,"temperature":1.7,"stop":["END","STOP"],"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello replicate"}]}"#
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: ByteBuffer(string: body)) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "replicate")
@@ -225,6 +226,16 @@ extension EndpointTests {
             let input = try #require((sent["json"] as? [String: Any])?["input"] as? [String: Any])
             #expect(input["prompt"] as? String == "hello replicate" && input["system_prompt"] as? String == "be brief")
             #expect(input["max_tokens"] as? Int == 64 && input["stop_sequences"] as? String == "END,STOP")
+            #expect(input["temperature"] as? Double == 1.0)
+            // A model no backend serves goes to the default model; 0G models still go to 0G.
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"never-heard-of-it","messages":[{"role":"user","content":"hi"}]}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "replicate")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct")) { response in
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!]?.hasPrefix("0x") == true)
+            }
             #expect((sent["headers"] as? [String: String])?["Authorization"] == "Bearer r8-test")
 
             let streamBody = #"{"model":"llama-3-8b","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three four five six"}]}"#

@@ -86,8 +86,14 @@ struct BackendRouter: InferenceBackend {
             ranked.append((endpoint.configuration.priority + (benched ? 1_000_000 : 0), draw, .endpoint(endpoint)))
         }
         let target = zeroG.configuration.aliases[model] ?? model
-        // 0G joins when it has the model, or alone (it then answers the precise 404 or 503).
+        // 0G joins when it has the model, or alone (it then answers the precise 404 or 503)…
         let zeroGServes = (try? await zeroG.broker.catalog.candidates(for: target)) != nil
+        if ranked.isEmpty && !zeroGServes {
+            // …unless an endpoint has a default model for models nobody serves.
+            for endpoint in endpoints where endpoint.answersAnyModel {
+                ranked.append((endpoint.configuration.priority, 0, .endpoint(endpoint)))
+            }
+        }
         if ranked.isEmpty || zeroGServes {
             ranked.append((zeroGPriority, 0, .zeroG))
         }

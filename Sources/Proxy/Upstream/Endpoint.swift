@@ -7,10 +7,14 @@ protocol Endpoint: Sendable {
     /// Model ids clients may ask for (aliases included).
     var models: [String] { get }
     func serves(_ model: String) -> Bool
+    /// Whether it answers models nobody serves (a configured default model).
+    var answersAnyModel: Bool { get }
     /// Refreshes the model list from the upstream, when it is not configured.
     func discover(logger: Logger) async
     /// Sends one request; returns once a usable head arrived, or throws the error to answer.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer
 }
 
-extension OpenAIEndpoint: Endpoint {}
+extension OpenAIEndpoint: Endpoint {
+    var answersAnyModel: Bool { false }
+}

@@ -38,6 +38,8 @@ public struct EndpointConfiguration: Sendable, Hashable {
     public var streamOptions: Bool
     /// Replicate only: the name clients use → the Replicate model and its limits.
     public var replicateModels: [String: ReplicateModel] = [:]
+    /// Replicate only: the entry of `replicateModels` that answers models no backend serves.
+    public var defaultModel: String? = nil
 
     /// How one Replicate model is called.
     public struct ReplicateModel: Sendable, Hashable {
@@ -51,8 +53,14 @@ public struct EndpointConfiguration: Sendable, Hashable {
         public var promptTemplate: String? = nil
         /// Whether the model streams (`urls.stream`).
         public var streams: Bool = true
+        /// Temperatures the model accepts; requests outside are clamped into it.
+        public var temperatureRange: ClosedRange<Double>? = nil
 
-        public init(model: String, maxTokensField: String = "max_tokens", maxTokensLimit: Int? = nil, promptTemplate: String? = nil, streams: Bool = true) {
+        public init(
+            model: String, maxTokensField: String = "max_tokens", maxTokensLimit: Int? = nil, promptTemplate: String? = nil, streams: Bool = true,
+            temperatureRange: ClosedRange<Double>? = nil
+        ) {
+            self.temperatureRange = temperatureRange
             self.model = model
             self.maxTokensField = maxTokensField
             self.maxTokensLimit = maxTokensLimit
@@ -151,6 +159,12 @@ public struct EndpointConfiguration: Sendable, Hashable {
             if kind == .replicate {
                 endpoint.replicateModels = try replicateModels(entry["models"], setting: setting)
                 endpoint.models = endpoint.replicateModels.keys.sorted()
+                if let fallback = entry["defaultModel"] as? String {
+                    guard endpoint.replicateModels[fallback] != nil else {
+                        throw ConfigurationError(setting: setting, reason: "defaultModel \"\(fallback)\" is not one of its models")
+                    }
+                    endpoint.defaultModel = fallback
+                }
             }
             endpoints.append(endpoint)
         }
@@ -168,11 +182,15 @@ public struct EndpointConfiguration: Sendable, Hashable {
             if let model = spec as? String {
                 models[name] = ReplicateModel(model: model)
             } else if let spec = spec as? [String: Any], let model = spec["model"] as? String {
-                models[name] = ReplicateModel(
+                var entry = ReplicateModel(
                     model: model, maxTokensField: spec["maxTokensField"] as? String ?? "max_tokens",
                     maxTokensLimit: (spec["maxTokensLimit"] as? NSNumber)?.intValue, promptTemplate: spec["promptTemplate"] as? String,
                     streams: spec["stream"] as? Bool ?? true
                 )
+                if let range = spec["temperatureRange"] as? [NSNumber], range.count == 2, range[0].doubleValue <= range[1].doubleValue {
+                    entry.temperatureRange = range[0].doubleValue...range[1].doubleValue
+                }
+                models[name] = entry
             } else {
                 throw ConfigurationError(setting: setting, reason: "model \"\(name)\" needs an owner/model")
             }

@@ -33,10 +33,13 @@ final class ReplicateEndpoint: Endpoint {
     var name: String { configuration.name }
     var models: [String] { configuration.replicateModels.keys.sorted() }
     func serves(_ model: String) -> Bool { configuration.replicateModels[model] != nil }
+    var answersAnyModel: Bool { configuration.defaultModel != nil }
     func discover(logger: Logger) async {}
 
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer {
-        guard let mapping = configuration.replicateModels[model] else { throw .modelNotFound(model) }
+        guard let mapping = configuration.replicateModels[model] ?? configuration.defaultModel.flatMap({ configuration.replicateModels[$0] }) else {
+            throw .modelNotFound(model)
+        }
         guard path == "/chat/completions" || path == "/completions" else {
             throw .invalidRequest("\(path) is not available for Replicate models.", code: "unsupported_endpoint")
         }
@@ -252,6 +255,9 @@ final class ReplicateEndpoint: Endpoint {
             input[mapping.maxTokensField] = min(limit.intValue, mapping.maxTokensLimit ?? Int.max)
         }
         for key in ["temperature", "top_p", "seed", "presence_penalty", "frequency_penalty"] where request[key] != nil { input[key] = request[key] }
+        if let range = mapping.temperatureRange, let temperature = (request["temperature"] as? NSNumber)?.doubleValue {
+            input["temperature"] = min(max(temperature, range.lowerBound), range.upperBound)
+        }
         if let stop = request["stop"] {
             input["stop_sequences"] = (stop as? [String])?.joined(separator: ",") ?? stop
         }
