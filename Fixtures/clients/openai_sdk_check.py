@@ -93,13 +93,21 @@ def check_usage(usage: Any, where: str) -> None:
            f" + completion {usage.completion_tokens}")
 
 
+# Set by --backend: "zerog" (0G providers: ZG-Res-Key and a 0x provider address) or "endpoint"
+# (another backend: x-zgproxy-provider names the endpoint).
+BACKEND = "zerog"
+
+
 def check_gateway_headers(headers: Any, where: str) -> str:
-    """Checks x-request-id, x-zgproxy-provider, ZG-Res-Key; returns the provider."""
+    """Checks x-request-id and x-zgproxy-provider (and ZG-Res-Key for 0G); returns the provider."""
     expect(headers.get("x-request-id"), f"{where}: header x-request-id missing")
-    expect(headers.get("zg-res-key"), f"{where}: header ZG-Res-Key missing")
     provider = headers.get("x-zgproxy-provider") or ""
-    expect(ADDRESS_RE.match(provider),
-           f"{where}: header x-zgproxy-provider is {provider!r}, want a 0x address")
+    if BACKEND == "zerog":
+        expect(headers.get("zg-res-key"), f"{where}: header ZG-Res-Key missing")
+        expect(ADDRESS_RE.match(provider),
+               f"{where}: header x-zgproxy-provider is {provider!r}, want a 0x address")
+    else:
+        expect(provider, f"{where}: header x-zgproxy-provider missing")
     return provider
 
 
@@ -556,7 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--other-model", help="a model served by a different provider (enables other_model)")
     ap.add_argument("--only", help="comma-separated check names; available: " + ", ".join(CHECKS))
     ap.add_argument("--list", action="store_true", help="list checks and exit")
+    ap.add_argument("--backend", choices=["zerog", "endpoint"], default="zerog",
+                    help="what serves MODEL: 0G providers, or another backend endpoint")
     args = ap.parse_args(argv)
+    global BACKEND
+    BACKEND = args.backend
 
     if args.list:
         for name, fn in CHECKS.items():

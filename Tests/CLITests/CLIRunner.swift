@@ -65,8 +65,8 @@ enum CLIRunner {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()
         }
-        async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stdoutData = out.fileHandleForReading.readToEndOffPool()
+        async let stderrData = err.fileHandleForReading.readToEndOffPool()
         let deadline = ContinuousClock.now + timeout
         // Polls: Foundation's waitUntilExit spins a run loop on Linux.
         while process.isRunning {

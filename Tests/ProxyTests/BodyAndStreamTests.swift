@@ -64,6 +64,10 @@ struct BodyAndStreamTests {
         }
         var passthrough = SSERelay(stripUsage: false)
         #expect(passthrough.feed(bytes) + passthrough.flush() == bytes)
+        // Whatever follows [DONE] (OCF heads add a comment) is not relayed.
+        var trailing = SSERelay(stripUsage: false)
+        let withComment = Array("data: {}\n\ndata: [DONE]\n\n: otela-head-first-byte=0.001\n\n".utf8)
+        #expect(trailing.feed(withComment) + trailing.feed(Array("data: late\n\n".utf8)) + trailing.flush() == Array("data: {}\n\ndata: [DONE]\n\n".utf8))
     }
 
     @Test("errors use the OpenAI envelope with a string code")

@@ -263,6 +263,45 @@ extension EndpointTests {
     }
 }
 
+extension EndpointTests {
+    @Test("the official OpenAI SDK and LangChain work through the gateway against OpenAI-compatible, OCF and Replicate endpoints")
+    func officialClientsOnOtherBackends() async throws {
+        let (openai, openaiURL) = try await Self.simulator(models: "sdk-model", key: "key-sdk")
+        defer { openai.stop() }
+        let ocf = try await FixtureProcess(script: "backends/ocf_head_sim.py", arguments: ["--models", "ocf-sdk-model", "--exit-with-parent"], readyPrefix: "OCF")
+        defer { ocf.stop() }
+        let ocfURL = try #require(ocf.ready["url"] as? String)
+        let replicate = try await FixtureProcess(
+            script: "backends/replicate_sim.py", arguments: ["--token", "r8", "--models", "meta/meta-llama-3-8b-instruct", "--exit-with-parent"], readyPrefix: "REPLICATE"
+        )
+        defer { replicate.stop() }
+        var replicateEndpoint = EndpointConfiguration(name: "replicate", kind: .replicate, baseURL: try #require(replicate.ready["url"] as? String) + "/v1", apiKey: "r8")
+        replicateEndpoint.replicateModels = ["replicate-sdk-model": .init(model: "meta/meta-llama-3-8b-instruct")]
+        replicateEndpoint.models = ["replicate-sdk-model"]
+        let endpoints = [
+            EndpointConfiguration(name: "sdk", baseURL: openaiURL + "/v1", apiKey: "key-sdk", models: ["sdk-model"]),
+            EndpointConfiguration(name: "ocf", kind: .ocf, baseURL: ocfURL, models: ["ocf-sdk-model"]),
+            replicateEndpoint,
+        ]
+        let checks = "models,chat_sync,chat_async,stream_without_usage,stream_with_usage,tools,passthrough_fields,errors,legacy_completions,langchain_chat,responses_json,responses_stream"
+        try await GatewayTests.withGateway(configure: { $0.endpoints = endpoints }) { client, _, _ in
+            let port = try #require(client.port)
+            for model in ["sdk-model", "ocf-sdk-model"] {
+                let (status, text) = try await GatewayTests.runClientCheck([
+                    "--base-url", "http://127.0.0.1:\(port)/v1", "--api-key", GatewayTests.key, "--model", model, "--backend", "endpoint", "--only", checks,
+                ])
+                #expect(status == 0 && text.contains(" 0 failed"), "\(model): \(text)")
+            }
+            // Replicate has no tools or embeddings; the rest works through the translation.
+            let (status, text) = try await GatewayTests.runClientCheck([
+                "--base-url", "http://127.0.0.1:\(port)/v1", "--api-key", GatewayTests.key, "--model", "replicate-sdk-model", "--backend", "endpoint",
+                "--only", "models,chat_sync,chat_async,stream_without_usage,stream_with_usage,legacy_completions,langchain_chat,responses_json,responses_stream",
+            ])
+            #expect(status == 0 && text.contains(" 0 failed"), "replicate: \(text)")
+        }
+    }
+}
+
 /// Small JSON helpers over AsyncHTTPClient for simulator admin routes.
 enum HTTPClientJSON {
     static func get(_ url: String) async throws -> [String: Any] {

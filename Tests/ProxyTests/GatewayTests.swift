@@ -42,6 +42,21 @@ struct GatewayTests {
         ByteBuffer(string: #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"user","content":"\#(text)"}]}"#)
     }
 
+    /// Runs `Fixtures/clients/openai_sdk_check.py` (the official SDKs as clients); returns its
+    /// exit status and output.
+    static func runClientCheck(_ arguments: [String]) async throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FixturePaths.python)
+        process.arguments = [FixturePaths.fixtures.appendingPathComponent("clients/openai_sdk_check.py").path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: await output.fileHandleForReading.readToEndOffPool(), as: UTF8.self)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        return (process.terminationStatus, text)
+    }
+
     static let auth: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
 
     static func expectCode(_ response: TestResponse, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -61,20 +76,11 @@ struct GatewayTests {
     func officialClients() async throws {
         try await Self.withGateway { client, _, _ in
             let port = try #require(client.port)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: FixturePaths.python)
-            process.arguments = [
-                FixturePaths.fixtures.appendingPathComponent("clients/openai_sdk_check.py").path,
+            let (status, text) = try await Self.runClientCheck([
                 "--base-url", "http://127.0.0.1:\(port)/v1", "--api-key", Self.key,
                 "--model", "qwen-2.5-7b-instruct", "--other-model", "llama-3.3-70b-instruct",
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = try await Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
-            while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(process.terminationStatus == 0, "\(text)")
+            ])
+            #expect(status == 0, "\(text)")
             #expect(text.contains(" 0 failed"), "\(text)")
         }
     }

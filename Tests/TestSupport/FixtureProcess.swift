@@ -94,3 +94,13 @@ public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension FileHandle {
+    /// Reads to end of file on a thread of its own. A blocking read on Swift's cooperative pool
+    /// (two threads on a two-core machine) would starve every in-process server of the tests.
+    public func readToEndOffPool() async -> Data {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.readDataToEndOfFile()) }
+        }
+    }
+}

@@ -8,6 +8,9 @@
 public struct SSERelay: Sendable {
     public let stripUsage: Bool
     private var pending: [UInt8] = []
+    /// Set once `data: [DONE]` went out: anything an upstream sends after it (OCF heads append a
+    /// comment) is dropped, so the client's stream ends exactly as OpenAI's does.
+    private var done = false
 
     public init(stripUsage: Bool) {
         self.stripUsage = stripUsage
@@ -15,17 +18,27 @@ public struct SSERelay: Sendable {
 
     /// Feeds upstream bytes; returns the bytes to send to the client now (whole events only).
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        guard !done else { return [] }
         pending.append(contentsOf: bytes)
         guard let lastBoundary = Self.lastEventBoundary(in: pending) else { return [] }
         let complete = Array(pending[..<lastBoundary])
         pending.removeSubrange(..<lastBoundary)
-        return stripUsage ? Self.filter(complete) : complete
+        return cutAfterDone(stripUsage ? Self.filter(complete) : complete)
     }
 
     /// Whatever is left when the upstream ends (an unterminated last event).
     public mutating func flush() -> [UInt8] {
         defer { pending.removeAll() }
-        return stripUsage ? Self.filter(pending) : pending
+        guard !done else { return [] }
+        return cutAfterDone(stripUsage ? Self.filter(pending) : pending)
+    }
+
+    private static let doneEvent = Array("data: [DONE]\n\n".utf8)
+
+    private mutating func cutAfterDone(_ bytes: [UInt8]) -> [UInt8] {
+        guard let range = bytes.firstRange(of: Self.doneEvent) else { return bytes }
+        done = true
+        return Array(bytes[..<range.upperBound])
     }
 
     /// The index just past the last blank line (`\n\n` or `\r\n\r\n`).
