@@ -302,6 +302,49 @@ extension EndpointTests {
     }
 }
 
+extension EndpointTests {
+    @Test("a model served by an endpoint and by 0G fails over from one backend to the other")
+    func failoverAcrossBackends() async throws {
+        let (endpoint, url) = try await Self.simulator(models: "qwen-2.5-7b-instruct", key: "k")
+        defer { endpoint.stop() }
+        let configuration = EndpointConfiguration(name: "vllm", baseURL: url + "/v1", apiKey: "k", priority: 10)
+        try await GatewayTests.withGateway(configure: { $0.endpoints = [configuration] }) { client, _, _ in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct")) { response in
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == "vllm")
+            }
+            _ = try await HTTPClientJSON.post(url + "/__sim/faults", #"{"mode":"5xx","count":1}"#)
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct")) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!]?.hasPrefix("0x") == true)
+            }
+        }
+    }
+
+    @Test("Replicate: a prediction still running when Prefer: wait ends is polled to completion")
+    func replicatePolling() async throws {
+        let simulator = try await FixtureProcess(
+            script: "backends/replicate_sim.py", arguments: ["--token", "r8", "--models", "meta/meta-llama-3-8b-instruct", "--processing-seconds", "2.5", "--exit-with-parent"],
+            readyPrefix: "REPLICATE"
+        )
+        defer { simulator.stop() }
+        let url = try #require(simulator.ready["url"] as? String)
+        var endpoint = EndpointConfiguration(name: "replicate", kind: .replicate, baseURL: url + "/v1", apiKey: "r8")
+        endpoint.replicateModels = ["slow-llama": .init(model: "meta/meta-llama-3-8b-instruct")]
+        endpoint.models = ["slow-llama"]
+        // Prefer: wait is bounded by the first-byte timeout (1 s here), shorter than the prediction.
+        try await GatewayTests.withGateway(configure: { $0.endpoints = [endpoint]; $0.firstByteTimeout = .seconds(1) }) { client, _, _ in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth,
+                                     body: ByteBuffer(string: #"{"model":"slow-llama","messages":[{"role":"user","content":"take your time"}]}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("take your time"))
+            }
+            let state = try await HTTPClientJSON.get(url + "/__sim/state")
+            let polls = (state["byRoute"] as? [String: Any])?.filter { $0.key.contains("GET") && $0.key.contains("predictions") }.compactMap { $0.value as? Int }.reduce(0, +) ?? 0
+            #expect(polls > 0, "\(state["byRoute"] ?? "")")
+        }
+    }
+}
+
 /// Small JSON helpers over AsyncHTTPClient for simulator admin routes.
 enum HTTPClientJSON {
     static func get(_ url: String) async throws -> [String: Any] {

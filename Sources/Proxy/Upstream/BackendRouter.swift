@@ -76,7 +76,8 @@ struct BackendRouter: InferenceBackend {
     private func configurationAlias(_ model: String) -> String { zeroG.configuration.aliases[model] ?? model }
 
     /// Endpoints serving the model (benched ones last), and 0G when its catalog has the model,
-    /// ordered by priority; equal priorities are shuffled by weight.
+    /// ordered by priority; within a priority by observed health and latency, then a draw
+    /// weighted by `weight`.
     private func candidates(for model: String) async -> [Candidate] {
         var ranked: [(priority: Int, order: Double, candidate: Candidate)] = []
         for endpoint in endpoints where endpoint.serves(model) {
@@ -97,6 +98,18 @@ struct BackendRouter: InferenceBackend {
         if ranked.isEmpty || zeroGServes {
             ranked.append((zeroGPriority, 0, .zeroG))
         }
-        return ranked.sorted { ($0.priority, $0.order) < ($1.priority, $1.order) }.map(\.candidate)
+        // Within one priority, observed health and latency come before the weighted draw.
+        let sorted = ranked.sorted { ($0.priority, $0.order) < ($1.priority, $1.order) }
+        var result = [Candidate]()
+        var index = 0
+        while index < sorted.count {
+            let group = sorted[index...].prefix { $0.priority == sorted[index].priority }.map(\.candidate)
+            result += health.rank(group) { candidate in
+                if case .endpoint(let endpoint) = candidate { return endpoint.name }
+                return "0g"
+            }
+            index += group.count
+        }
+        return result
     }
 }
