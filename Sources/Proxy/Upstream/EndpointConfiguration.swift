@@ -4,7 +4,7 @@ import ZGBroker
 /// One upstream endpoint besides 0G (an OpenAI-compatible provider: OpenAI, Groq, vLLM, …).
 ///
 /// ## Where endpoints come from
-/// - `ZGPROXY_CONFIG`: a JSON file `{"endpoints": [{"name", "type": "openai", "baseURL",
+/// - `ZGPROXY_CONFIG`: a JSON file (whole-line `//` or `#` comments allowed) `{"endpoints": [{"name", "type": "openai", "baseURL",
 ///   "apiKey" | "apiKeyEnv", "models": [...] (omit to discover from /models), "aliases": {alias: model},
 ///   "weight": 1, "priority": 50, "streamOptions": true}]}` (see `Fixtures/backends/endpoints.example.json`).
 /// - `ENDPOINTS`: a JSON object of base URL → API key, or a comma-separated list of base URLs.
@@ -129,9 +129,16 @@ public struct EndpointConfiguration: Sendable, Hashable {
     }
 
     static func file(_ path: String, environment: Environment) throws(ConfigurationError) -> [EndpointConfiguration] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let raw = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(setting: "ZGPROXY_CONFIG", reason: "cannot read \(path)")
         }
+        // Whole-line `//` and `#` comments are allowed, so the file can document itself.
+        let data = Data(String(decoding: raw, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in
+                let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+                return !(trimmed.hasPrefix("//") || trimmed.hasPrefix("#"))
+            }
+            .joined(separator: "\n").utf8)
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let list = object["endpoints"] as? [[String: Any]] else {
             throw ConfigurationError(setting: "ZGPROXY_CONFIG", reason: "\(path) must be a JSON object with an \"endpoints\" array")
         }
