@@ -13,6 +13,8 @@ import ZGBroker
 /// - `SHUTDOWN_GRACE_SECONDS`: how long in-flight streams may finish on SIGTERM (30).
 /// - `CORS_ORIGINS`: `*` (default), or a comma-separated list of allowed origins.
 /// - `MODEL_ALIASES`: JSON object of alias → model id or provider address.
+/// - `UPSTREAM_MAX_CONNECTIONS`: connections kept per upstream host (1024). Every open stream
+///   holds one, so this bounds concurrent streams per provider.
 /// - `DEBUG`: `true` for debug logs.
 /// - Endpoints besides 0G: `ZGPROXY_CONFIG`, `ENDPOINTS`, `TARGET_OPENAI_URL` + `API_KEY`
 ///   (see ``EndpointConfiguration``); `ZG_PRIORITY` places 0G among them (default 100: configured
@@ -34,6 +36,8 @@ public struct ProxyConfiguration: Sendable {
     public var debug: Bool
     /// Shown by `/health` and the banner: `sandbox`, `mainnet`, `testnet`, `custom`.
     public var networkName: String
+    /// Connections per upstream host (AsyncHTTPClient's default of 8 would queue the 9th stream).
+    public var upstreamConnectionsPerHost: Int = 1024
     /// OpenAI-compatible endpoints served beside 0G.
     public var endpoints: [EndpointConfiguration] = []
     /// 0G's place among the endpoints (lower is tried first).
@@ -85,6 +89,7 @@ public struct ProxyConfiguration: Sendable {
             aliases = object
         }
         debug = try environment.bool("DEBUG", default: false)
+        upstreamConnectionsPerHost = try environment.integer("UPSTREAM_MAX_CONNECTIONS", default: 1024, range: 1...65_536)
         endpoints = try EndpointConfiguration.all(from: environment)
         zeroGPriority = try environment.integer("ZG_PRIORITY", default: 100, range: -1_000_000...1_000_000)
         if let seconds = environment["TIMEOUT"], let value = Double(seconds), value > 0 {

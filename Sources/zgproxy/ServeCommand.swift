@@ -74,6 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
         clientConfiguration.timeout = .init(connect: .init(proxyConfiguration.connectTimeout), read: .init(proxyConfiguration.idleTimeout))
         // Failover and the RPC client retry themselves; a refused connection should fail at once.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        // Each open stream holds a connection: the default of 8 per host would queue the rest.
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = proxyConfiguration.upstreamConnectionsPerHost
         clientConfiguration.decompression = .disabled
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {

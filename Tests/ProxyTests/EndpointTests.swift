@@ -48,6 +48,8 @@ struct EndpointTests {
         ]))
         #expect(example.map(\.kind) == [.openai, .openai, .ocf, .replicate])
         #expect(example.last?.replicateModels["llama-3-70b"]?.maxTokensLimit == 4096)
+        #expect(try ProxyConfiguration(environment: Environment(["UPSTREAM_MAX_CONNECTIONS": "2048"]), networkName: "x").upstreamConnectionsPerHost == 2048)
+        #expect(throws: ConfigurationError.self) { try ProxyConfiguration(environment: Environment(["UPSTREAM_MAX_CONNECTIONS": "0"]), networkName: "x") }
         for bad in [["ENDPOINTS": "ftp://x"], ["ENDPOINTS": "{not json"], ["ZGPROXY_CONFIG": "/nonexistent.json"], ["TARGET_OPENAI_URL": "nope"]] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try EndpointConfiguration.all(from: Environment(bad)) }
         }
