@@ -80,6 +80,23 @@ async def one_stream(host: str, port: int, request: bytes, st: Stats, deadline: 
         st.statuses[status] = st.statuses.get(status, 0) + 1
         lower = head.lower()
         chunked = "transfer-encoding: chunked" in lower
+        if status != "200":
+            # An error answer (JSON with Content-Length): keep its message, do not wait for [DONE].
+            length = 0
+            for line in lower.split("\r\n"):
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            while len(buf) < length:
+                data = await asyncio.wait_for(reader.read(65536), timeout=max(0.01, deadline - time.monotonic()))
+                if not data:
+                    break
+                buf += data
+            text = bytes(buf[:length or len(buf)]).decode("utf-8", "replace")
+            m = re.search(r'"message"\s*:\s*"([^"]{0,160})', text)
+            key = f"HTTP {status}: {m.group(1) if m else text[:160]}"
+            st.errors[key] = st.errors.get(key, 0) + 1
+            st.failed += 1
+            return
         # --- body: de-chunk incrementally, split SSE events on blank lines
         raw = buf  # undecoded bytes
         body = bytearray()
