@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what zgproxy needs on a Debian machine, idempotently:
-#   - Debian packages: libsecp256k1-dev (with its recovery module), pkg-config, python3-venv
+#   - Debian packages: libsecp256k1-dev (with its recovery module), pkg-config, python3-venv,
+#     postgresql (for its binaries: the tests run a throwaway server, Fixtures/postgres/pg_fixture.sh;
+#     the package's own system cluster is never used, and the install does not fail when it is not
+#     started, e.g. in containers whose /usr/sbin/policy-rc.d denies service starts)
 #   - a Python venv in .venv with the pinned fixture packages (Fixtures/requirements.txt)
 # The Swift toolchain itself (6.2 or newer) must already be on PATH.
 set -euo pipefail
@@ -14,6 +17,8 @@ missing=()
 [ -f /usr/include/secp256k1_recovery.h ] || missing+=(libsecp256k1-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# initdb is not on PATH in Debian's packaging: look in /usr/lib/postgresql/*/bin too.
+command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 for extra in "$@"; do dpkg -s "$extra" >/dev/null 2>&1 || missing+=("$extra"); done
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"

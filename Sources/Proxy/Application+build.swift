@@ -4,31 +4,35 @@ import Logging
 import Prometheus
 import ZGBroker
 
-/// Builds the gateway: the router with its middleware and routes, over a connected broker.
+/// Builds the gateway: the router with its middleware and routes, over a connected broker and
+/// an opened account store.
 ///
-/// `zgproxy serve` and the tests call this same function; the caller runs the result (with
-/// ``ZGBroker/backgroundServices``) in a `ServiceGroup`.
+/// `zgproxy serve` and the tests call this same function; the caller runs the result in a
+/// `ServiceGroup` after ``ZGBroker/backgroundServices`` and ``Accounts/recorder`` (so those
+/// stop after the server has drained), and closes `accounts` when the group has finished.
 public func buildApplication(
-    configuration: ProxyConfiguration, broker: ZGBroker, registry: PrometheusCollectorRegistry, logger: Logger,
+    configuration: ProxyConfiguration, broker: ZGBroker, accounts: Accounts, registry: PrometheusCollectorRegistry, logger: Logger,
     httpClient: HTTPClient = .shared
 ) -> some ApplicationProtocol {
     let metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: registry))
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: GatewayRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
     if let origins = configuration.corsOrigins { router.middlewares.add(AllowedOriginsMiddleware(origins: Set(origins))) }
     router.middlewares.add(
         CORSMiddleware(
             allowOrigin: configuration.corsOrigins == nil ? .all : .originBased,
             allowHeaders: [.accept, .authorization, .contentType, .origin, .init("x-api-key")!, .init("x-request-id")!],
-            allowMethods: [.get, .post, .options],
+            allowMethods: [.get, .post, .patch, .delete, .options],
             exposedHeaders: ["x-request-id", "x-zgproxy-provider", "x-zgproxy-overhead-ms", "ZG-Res-Key"],
             maxAge: .seconds(600)
         )
     )
     if configuration.debug { router.middlewares.add(LogRequestsMiddleware(.debug)) }
     HealthRoutes(broker: broker, configuration: configuration, registry: registry).add(to: router)
-    let api = router.group("v1")
-    if let token = configuration.authToken { api.add(middleware: BearerAuthMiddleware(token: token)) }
+    let api = router.group("v1").add(middleware: InferenceAuthMiddleware(accounts: accounts))
+    AdminRoutes(accounts: accounts).add(to: router.group("admin").add(middleware: AdminAuthMiddleware(accounts: accounts)))
+    LoginRoutes(accounts: accounts).add(to: router.group("api/auth").add(middleware: IPRateLimitMiddleware(accounts: accounts)))
+    UserRoutes(accounts: accounts).add(to: router.group("api").add(middleware: SessionAuthMiddleware(accounts: accounts)))
     let zeroG = ZeroGBackend(broker: broker, metrics: metrics, configuration: configuration)
     let endpointHealth = HealthTracker<String>()
     let endpoints: [any Endpoint] = configuration.endpoints.map { endpoint -> any Endpoint in

@@ -69,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let brokerConfiguration = try BrokerConfiguration(network: network, privateKey: key, environment: environment)
         let proxyConfiguration = try ProxyConfiguration(environment: environment, networkName: networkName)
+        let accountsConfiguration = try AccountsConfiguration(environment: environment)
 
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(connect: .init(proxyConfiguration.connectTimeout), read: .init(proxyConfiguration.idleTimeout))
@@ -80,14 +81,28 @@ struct ServeCommand: AsyncParsableCommand {
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             let broker = try await ZGBroker.connect(configuration: brokerConfiguration, httpClient: httpClient, logger: logger)
-            let app = buildApplication(configuration: proxyConfiguration, broker: broker, registry: PrometheusCollectorRegistry(), logger: logger, httpClient: httpClient)
+            let accounts = try await Accounts.open(
+                configuration: accountsConfiguration, authToken: proxyConfiguration.authToken, chainID: broker.chain.chainID,
+                walletKey: key.rawBytes, logger: logger
+            )
+            let app = buildApplication(
+                configuration: proxyConfiguration, broker: broker, accounts: accounts, registry: PrometheusCollectorRegistry(), logger: logger,
+                httpClient: httpClient
+            )
+            // Shut down in reverse: the server drains first, then the usage recorder writes the rest.
             var serviceConfiguration = ServiceGroupConfiguration(
-                services: broker.backgroundServices.map { .init(service: $0) } + [.init(service: app)],
+                services: broker.backgroundServices.map { .init(service: $0) } + [.init(service: accounts.recorder), .init(service: app)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
             serviceConfiguration.maximumGracefulShutdownDuration = proxyConfiguration.shutdownGrace
-            printBanner(proxyConfiguration, wallet: broker.wallet, sandbox: sandbox)
-            try await ServiceGroup(configuration: serviceConfiguration).run()
+            printBanner(proxyConfiguration, wallet: broker.wallet, sandbox: sandbox, accounts: accountsConfiguration)
+            do {
+                try await ServiceGroup(configuration: serviceConfiguration).run()
+            } catch {
+                await accounts.close()
+                throw error
+            }
+            await accounts.close()
         } catch {
             try? await httpClient.shutdown()
             throw error
@@ -95,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
     }
 
-    private func printBanner(_ configuration: ProxyConfiguration, wallet: Address, sandbox: SandboxProcess?) {
+    private func printBanner(_ configuration: ProxyConfiguration, wallet: Address, sandbox: SandboxProcess?, accounts: AccountsConfiguration) {
         let shownHost = configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host
         let base = "http://\(shownHost):\(configuration.port)/v1"
         let key = configuration.authToken.map { sandbox == nil ? "the AUTH_TOKEN you set" : $0 } ?? "any (AUTH_TOKEN is not set: the gateway is open)"
@@ -106,6 +121,8 @@ struct ServeCommand: AsyncParsableCommand {
             "  base URL: \(base)",
             "  API key:  \(key)",
             "  wallet:   \(wallet)",
+            "  accounts: " + (accounts.databaseURL != nil ? "PostgreSQL (DATABASE_URL)" : "SQLite \(accounts.databasePath ?? ":memory:")")
+                + (accounts.adminToken == nil ? "; admin API off (set ADMIN_TOKEN)" : "; admin API at /admin"),
         ]
         if let sandbox {
             lines.append("  models:   " + Set(sandbox.ready.providers.map(\.model)).sorted().joined(separator: ", "))

@@ -21,8 +21,9 @@ struct GatewayTests {
     static let key = "sk-test-gateway"
 
     /// Runs `body` against a live gateway on a free port for `wallet` (the sandbox's demo wallet by default).
+    /// `accounts` defaults to a fresh in-memory store (its usage is written when a test flushes it).
     static func withGateway(
-        wallet: PrivateKey? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in },
+        wallet: PrivateKey? = nil, accounts: Accounts? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in },
         _ body: @Sendable (_ client: any TestClientProtocol, _ sandbox: Sandbox, _ registry: PrometheusCollectorRegistry) async throws -> Void
     ) async throws {
         let sandbox = try await world.get()
@@ -34,8 +35,17 @@ struct GatewayTests {
         var configuration = ProxyConfiguration(port: 0, authToken: key, heartbeat: .seconds(2), networkName: "sandbox")
         configure(&configuration)
         let registry = PrometheusCollectorRegistry()
-        let app = buildApplication(configuration: configuration, broker: broker, registry: registry, logger: Logger(label: "test"))
-        try await app.test(.live) { client in try await body(client, sandbox, registry) }
+        let ownAccounts = accounts == nil ? try await AccountFixtures.accounts(authToken: configuration.authToken) : nil
+        let app = buildApplication(
+            configuration: configuration, broker: broker, accounts: accounts ?? ownAccounts!, registry: registry, logger: Logger(label: "test")
+        )
+        do {
+            try await app.test(.live) { client in try await body(client, sandbox, registry) }
+        } catch {
+            await ownAccounts?.close()
+            throw error
+        }
+        await ownAccounts?.close()
     }
 
     static func chat(_ model: String, stream: Bool = false, text: String = "hello gateway") -> ByteBuffer {

@@ -22,7 +22,11 @@ struct ServeProcessTests {
             process.executableURL = URL(fileURLWithPath: ServeProcessTests.binary)
             process.arguments = arguments
             process.currentDirectoryURL = FixturePaths.root
-            var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
+            var env = [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory(),
+                // Each server its own SQLite file, never the repository's ./data.
+                "DATA_DIR": NSTemporaryDirectory() + "zgproxy-test-" + UUID().uuidString,
+            ]
             env.merge(environment) { $1 }
             process.environment = env
             process.standardOutput = output

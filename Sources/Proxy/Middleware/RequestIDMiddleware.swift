@@ -5,12 +5,15 @@ import Logging
 
 /// Gives every request an id (the client's `x-request-id` when it sent a sane one), puts it in
 /// the logger's metadata and on the response, including error responses.
-struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestIDMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let id = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
             ?? "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         context.logger[metadataKey: "zg.request.id"] = .string(id)
+        context.requestID = id
         do {
             var response = try await next(request, context)
             response.headers[.requestID] = id

@@ -16,7 +16,8 @@ import ZGBroker
 /// rewritten to the provider's id and, for streams, usage reporting is switched on upstream.
 /// JSON answers are returned as received; streams are relayed event by event with heartbeats,
 /// and a failure after the first byte ends the stream with an OpenAI error event.
-struct InferenceRoutes<Context: RequestContext>: Sendable {
+struct InferenceRoutes: Sendable {
+    typealias Context = GatewayRequestContext
     let backend: BackendRouter
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
@@ -100,12 +101,13 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", .accelBuffering: "no",
         ]
         let logger = context.logger
+        let caller = context.caller
         let totalDeadline = received + configuration.totalTimeout
         if let early {
             let opened = try early.get()
             headers.append(contentsOf: self.headers(for: opened))
             let relay = StreamRelay(
-                upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger),
+                upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger, caller: caller),
                 transform: transform, heartbeat: heartbeat, totalDeadline: totalDeadline
             )
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in try await relay.run(&writer) })
@@ -126,11 +128,12 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
             switch result! {
             case .success(let opened):
                 let relay = StreamRelay(
-                    upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger),
+                    upstream: opened.response, exchange: exchange(opened, route: route, received: received, logger: logger, caller: caller),
                     transform: transform, heartbeat: heartbeat, totalDeadline: totalDeadline
                 )
                 try await relay.run(&writer)
             case .failure(let error):
+                caller?.failed(status: Int(error.status.code))
                 try await writer.write(ByteBuffer(bytes: transform.failureEvent(error)))
                 try await writer.finish(nil)
             }
@@ -157,8 +160,8 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    func exchange(_ opened: UpstreamAnswer, route: String, received: ContinuousClock.Instant, logger: Logger) -> Exchange {
-        Exchange(answer: opened, metrics: metrics, route: route, received: received, logger: logger)
+    func exchange(_ opened: UpstreamAnswer, route: String, received: ContinuousClock.Instant, logger: Logger, caller: Caller?) -> Exchange {
+        Exchange(answer: opened, metrics: metrics, route: route, received: received, logger: logger, caller: caller)
     }
 
     /// `POST /v1/responses`, answered by translating to and from Chat Completions.
@@ -172,6 +175,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         guard let model = object["model"] as? String, !model.isEmpty else {
             throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
         }
+        try context.caller?.use(model: model)
         let streaming = object["stream"] as? Bool ?? false
         var chat = try ChatRequestTranslator.chatBody(from: object)
         chat["stream"] = streaming
@@ -186,7 +190,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
         let opened = try await open(chatBody, path: "/chat/completions", model: model, injectUsage: false, route: "responses", received: received, context: context, host: host)
         var headers = headers(for: opened)
-        let exchange = exchange(opened, route: "responses", received: received, logger: context.logger)
+        let exchange = exchange(opened, route: "responses", received: received, logger: context.logger, caller: context.caller)
         let answer = try await collectAnswer(opened)
         let chatObject = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any] ?? [:]
         let translated = builder.response(fromChatCompletion: chatObject)
@@ -211,6 +215,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         guard let model = body.string("model"), !model.isEmpty else {
             throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
         }
+        try context.caller?.use(model: model)
         if route == "chat", !body.contains("messages"), body.contains("input") {
             // Cursor's agent mode sends a Responses-shaped body here and expects chat chunks back.
             guard let object = (try? JSONSerialization.jsonObject(with: Data(body.bytes))) as? [String: Any] else {
@@ -233,7 +238,7 @@ struct InferenceRoutes<Context: RequestContext>: Sendable {
         }
         let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context, host: host)
         var headers = headers(for: opened)
-        let exchange = exchange(opened, route: route, received: received, logger: context.logger)
+        let exchange = exchange(opened, route: route, received: received, logger: context.logger, caller: context.caller)
         let answer = try await collectAnswer(opened)
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
         // Only the two members billing needs are decoded; the answer goes out as received.
@@ -272,12 +277,15 @@ struct Exchange: Sendable {
     let route: String
     let received: ContinuousClock.Instant
     let logger: Logger
+    /// The accounted caller, whose usage record this exchange writes.
+    let caller: Caller?
 
     var chatIDHeader: String? { answer.chatIDHeader }
 
     func finish(usage: Usage?, chatID: String?, responseSHA256: String, status: Int) async {
         metrics.request(route: route, status: status, duration: .now - received)
         if let usage { metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: answer.model) }
-        await answer.settle(usage, chatID, responseSHA256, logger)
+        let cost = await answer.settle(usage, chatID, responseSHA256, logger)
+        caller?.record(backend: answer.backend, provider: answer.servedBy, model: nil, usage: usage, cost: cost, status: status)
     }
 }

@@ -6,7 +6,8 @@ import ZGBroker
 /// ## Where endpoints come from
 /// - `ZGPROXY_CONFIG`: a JSON file (whole-line `//` or `#` comments allowed) `{"endpoints": [{"name", "type": "openai", "baseURL",
 ///   "apiKey" | "apiKeyEnv", "models": [...] (omit to discover from /models), "aliases": {alias: model},
-///   "weight": 1, "priority": 50, "streamOptions": true}]}` (see `Fixtures/backends/endpoints.example.json`).
+///   "weight": 1, "priority": 50, "streamOptions": true, "prices": {"*": {"input": "0.05", "output": "0.2"}}}]}`
+///   (see `Fixtures/backends/endpoints.example.json`; prices are 0G per million tokens, see ``TokenPrices``).
 /// - `ENDPOINTS`: a JSON object of base URL → API key, or a comma-separated list of base URLs.
 /// - `TARGET_OPENAI_URL` with `API_KEY`: a single endpoint.
 /// - `OCF_HEAD_ADDR` (or `OTELA_HEAD_ADDR`): an OCF head node.
@@ -40,6 +41,14 @@ public struct EndpointConfiguration: Sendable, Hashable {
     public var replicateModels: [String: ReplicateModel] = [:]
     /// Replicate only: the entry of `replicateModels` that answers models no backend serves.
     public var defaultModel: String? = nil
+    /// Token prices by model (the client's name or the upstream's), `*` for the rest; requests
+    /// to unpriced models cost nothing in the usage log and budgets.
+    public var prices: [String: TokenPrices] = [:]
+
+    /// The prices that apply to a request for `model` (sent upstream as `upstreamModel`).
+    public func prices(for model: String, upstreamModel: String) -> TokenPrices? {
+        prices[model] ?? prices[upstreamModel] ?? prices["*"]
+    }
 
     /// How one Replicate model is called.
     public struct ReplicateModel: Sendable, Hashable {
@@ -163,6 +172,11 @@ public struct EndpointConfiguration: Sendable, Hashable {
                 weight: (entry["weight"] as? NSNumber)?.intValue ?? 1, priority: (entry["priority"] as? NSNumber)?.intValue ?? 50,
                 streamOptions: entry["streamOptions"] as? Bool ?? true
             )
+            if let prices = entry["prices"] as? [String: Any] {
+                for (model, spec) in prices { endpoint.prices[model] = try TokenPrices.parse(spec, setting: setting + " prices." + model) }
+            } else if entry["prices"] != nil {
+                throw ConfigurationError(setting: setting, reason: "prices must map model names (or *) to {\"input\", \"output\"}")
+            }
             if kind == .replicate {
                 endpoint.replicateModels = try replicateModels(entry["models"], setting: setting)
                 endpoint.models = endpoint.replicateModels.keys.sorted()

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EVM
 import Logging
 import ZGBroker
 
@@ -28,8 +29,11 @@ struct UpstreamAnswer: Sendable {
     let model: String
     /// The upstream's chat id header (`ZG-Res-Key` for 0G), passed through to the client.
     let chatIDHeader: String?
-    /// Meters (and per configuration verifies) a finished answer.
-    let settle: @Sendable (_ usage: Usage?, _ chatID: String?, _ responseSHA256: String, _ logger: Logger) async -> Void
+    /// `0g`, or the endpoint's name: the usage log's backend.
+    let backend: String
+    /// Meters (and per configuration verifies) a finished answer; returns its cost in neuron
+    /// (0G's fee, or the endpoint's configured prices; zero when unpriced or without usage).
+    let settle: @Sendable (_ usage: Usage?, _ chatID: String?, _ responseSHA256: String, _ logger: Logger) async -> UInt256
     /// Reports a failure after the head (a cut stream, a lost body) to the upstream's health.
     let reportFailure: @Sendable (_ reason: String) -> Void
 }

@@ -1,3 +1,4 @@
+import EVM
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
@@ -116,8 +117,13 @@ final class OpenAIEndpoint: Sendable {
         metrics.providerHealthy(name, healthy: true)
         return UpstreamAnswer(
             response: response, sentBody: edited.bytes, overhead: sentAt - received, servedBy: name, model: upstreamModel, chatIDHeader: nil,
+            backend: name,
             settle: { usage, _, _, logger in
-                if usage == nil { logger.debug("answer without usage", metadata: ["zg.endpoint": "\(self.name)"]) }
+                guard let usage else {
+                    logger.debug("answer without usage", metadata: ["zg.endpoint": "\(self.name)"])
+                    return .zero
+                }
+                return self.configuration.prices(for: model, upstreamModel: upstreamModel)?.cost(of: usage) ?? .zero
             },
             reportFailure: { reason in self.reportFailure(reason) }
         )

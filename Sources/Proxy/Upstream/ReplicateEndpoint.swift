@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EVM
 import Foundation
 import HTTPTypes
 import Logging
@@ -80,8 +81,8 @@ final class ReplicateEndpoint: Endpoint {
         }
         let response = HTTPClientResponse(status: .ok, headers: headers, body: responseBody)
         return UpstreamAnswer(
-            response: response, sentBody: sent, overhead: sentAt - received, servedBy: name, model: model, chatIDHeader: nil,
-            settle: { _, _, _, _ in },
+            response: response, sentBody: sent, overhead: sentAt - received, servedBy: name, model: model, chatIDHeader: nil, backend: name,
+            settle: { usage, _, _, _ in usage.flatMap { self.configuration.prices(for: model, upstreamModel: model)?.cost(of: $0) } ?? .zero },
             reportFailure: { reason in self.reportFailure(reason) }
         )
     }

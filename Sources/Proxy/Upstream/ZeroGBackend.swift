@@ -58,17 +58,18 @@ struct ZeroGBackend: InferenceBackend {
         let metrics = self.metrics
         return UpstreamAnswer(
             response: response, sentBody: sentBody, overhead: overhead, servedBy: service.provider.checksummed, model: service.model,
-            chatIDHeader: response.headers.first(name: "ZG-Res-Key"),
+            chatIDHeader: response.headers.first(name: "ZG-Res-Key"), backend: "0g",
             settle: { usage, chatID, responseSHA256, logger in
+                var fee = UInt256.zero
                 if let usage {
-                    let fee = broker.meter(service: service, usage: usage)
+                    fee = broker.meter(service: service, usage: usage)
                     metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
                     logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
                 } else {
                     logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
                 }
                 let verifier = broker.verifier
-                guard verifier.shouldVerify(), !responseSHA256.isEmpty else { return }
+                guard verifier.shouldVerify(), !responseSHA256.isEmpty else { return fee }
                 let result = await verifier.verify(
                     service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
                 )
@@ -76,6 +77,7 @@ struct ZeroGBackend: InferenceBackend {
                 if result.status == .failed {
                     logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
                 }
+                return fee
             },
             reportFailure: { reason in self.recordFailure(service.provider, reason: reason) }
         )

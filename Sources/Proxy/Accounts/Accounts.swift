@@ -1,0 +1,154 @@
+import Crypto
+import EVM
+import Foundation
+import HTTPTypes
+import Logging
+
+/// Everything about the people a gateway serves, in one place for the routes: the store,
+/// key authentication (cached), limits, the usage recorder and log-in sessions.
+///
+/// Lifetime: ``open(configuration:authToken:chainID:walletKey:logger:)`` connects and migrates;
+/// run ``recorder`` in the service group (before the HTTP server, so it stops after it and
+/// writes the last usage); ``close()`` when the group has finished.
+public final class Accounts: Sendable {
+    public let store: AccountStore
+    public let limiter: any RateLimiter
+    public let recorder: UsageRecorder
+    public let sessions: SessionTokens
+    public let configuration: AccountsConfiguration
+    public let siwe: SIWEVerifier
+    let cache: KeyCache
+    private let operatorDigest: [UInt8]?
+    private let adminDigest: [UInt8]?
+
+    public init(
+        store: AccountStore, configuration: AccountsConfiguration, authToken: String?, chainID: UInt64, sessionSecret: [UInt8], logger: Logger
+    ) async {
+        self.store = store
+        self.configuration = configuration
+        if store.database.dialect == .postgres {
+            limiter = PostgresRateLimiter(database: store.database)
+        } else {
+            limiter = MemoryRateLimiter { subject, since in
+                switch subject.scope {
+                case .key: try await store.spend(keyID: subject.id, since: since)
+                case .user: try await store.spend(userID: subject.id, since: since)
+                case .ip: .zero
+                }
+            }
+        }
+        recorder = UsageRecorder(store: store, limiter: limiter, interval: configuration.usageFlushInterval, logger: logger)
+        sessions = await SessionTokens(secret: sessionSecret, lifetime: configuration.sessionLifetime)
+        siwe = SIWEVerifier(chainID: chainID)
+        cache = KeyCache(lifetime: configuration.keyCacheLifetime)
+        operatorDigest = authToken.map { Array(SHA256.hash(data: Array($0.utf8))) }
+        adminDigest = configuration.adminToken.map { Array(SHA256.hash(data: Array($0.utf8))) }
+    }
+
+    /// Opens the configured store (PostgreSQL or SQLite), migrates it and builds the rest.
+    /// The session secret is `JWT_SECRET`, else derived from `walletKey`.
+    public static func open(
+        configuration: AccountsConfiguration, authToken: String?, chainID: UInt64, walletKey: [UInt8], logger: Logger
+    ) async throws -> Accounts {
+        let store = try await AccountStore.open(url: configuration.databaseURL, sqlitePath: configuration.databasePath, logger: logger)
+        let secret = configuration.jwtSecret.map { Array($0.utf8) } ?? SessionTokens.derivedSecret(fromWalletKey: walletKey)
+        return await Accounts(store: store, configuration: configuration, authToken: authToken, chainID: chainID, sessionSecret: secret, logger: logger)
+    }
+
+    /// Writes the remaining usage and closes the database.
+    public func close() async {
+        await recorder.flush()
+        await store.close()
+    }
+
+    /// Whether `/v1` needs a credential: yes once the operator set `AUTH_TOKEN` or `ADMIN_TOKEN`.
+    public var requiresCredential: Bool { operatorDigest != nil || adminDigest != nil }
+
+    /// Whether the credential is the admin token (constant time).
+    public func isAdmin(_ credential: Substring?) -> Bool {
+        guard let credential, let adminDigest else { return false }
+        return Self.matches(credential, adminDigest)
+    }
+
+    /// Resolves the caller of an inference route.
+    ///
+    /// `sk-zg-` keys are always checked (a typo is answered, not ignored); the operator's
+    /// `AUTH_TOKEN` or `ADMIN_TOKEN` pass without per-user limits; with neither configured, any
+    /// other credential or none is an anonymous caller, limited per IP.
+    public func authenticate(_ credential: Substring?) async throws(OpenAIError) -> Principal {
+        if let credential, APIKeySecret.looksValid(credential) {
+            return try await principal(forKey: credential)
+        }
+        if let credential, operatorDigest.map({ Self.matches(credential, $0) }) == true || isAdmin(credential) {
+            return Principal(kind: .operatorToken)
+        }
+        if requiresCredential { throw OpenAIError.invalidAPIKey() }
+        return Principal(kind: .anonymous)
+    }
+
+    private func principal(forKey secret: Substring) async throws(OpenAIError) -> Principal {
+        let hash = APIKeySecret.hash(secret)
+        let found: (APIKey, User)?
+        if let cached = cache.lookup(hash: hash) {
+            found = cached
+        } else {
+            do {
+                found = try await store.key(secret: secret)
+            } catch {
+                throw OpenAIError.serviceUnavailable("The account database is unavailable; try again shortly.", retryAfterSeconds: 1)
+            }
+            cache.store(hash: hash, found)
+        }
+        guard let (key, user) = found else { throw OpenAIError.invalidAPIKey() }
+        switch key.status() {
+        case .active: return Principal(kind: .apiKey(key, user))
+        case .revoked: throw OpenAIError(.unauthorized, message: "This API key has been revoked.", type: "invalid_request_error", code: "invalid_api_key")
+        case .expired: throw OpenAIError(.unauthorized, message: "This API key has expired.", type: "invalid_request_error", code: "invalid_api_key")
+        }
+    }
+
+    /// Forgets cached keys after a change made through this process.
+    func invalidate(keyID: String? = nil, userID: String? = nil) { cache.invalidate(keyID: keyID, userID: userID) }
+
+    /// The limits a caller's request counts against.
+    public func subjects(for principal: Principal, clientIP: String) -> [LimitSubject] {
+        switch principal.kind {
+        case .operatorToken: return []
+        case .anonymous: return ipSubjects(clientIP)
+        case .apiKey(let key, let user):
+            return [LimitSubject(scope: .key, id: key.id, policy: key.limits), LimitSubject(scope: .user, id: user.id, policy: user.limits)]
+        }
+    }
+
+    /// The per-IP limit of unauthenticated routes (none when set to 0).
+    public func ipSubjects(_ clientIP: String) -> [LimitSubject] {
+        guard configuration.ipRequestsPerMinute > 0 else { return [] }
+        return [LimitSubject(scope: .ip, id: clientIP, policy: LimitPolicy(requestsPerMinute: configuration.ipRequestsPerMinute))]
+    }
+
+    /// Checks and counts a request against `subjects`, as an OpenAI error when refused.
+    public func acquire(_ subjects: [LimitSubject]) async throws(OpenAIError) -> LimitGrant {
+        guard !subjects.isEmpty else { return .none }
+        do {
+            return try await limiter.acquire(subjects, now: Date())
+        } catch let exceeded as LimitExceeded {
+            throw exceeded.openAIError
+        } catch {
+            throw OpenAIError.serviceUnavailable("The account database is unavailable; try again shortly.", retryAfterSeconds: 1)
+        }
+    }
+
+    /// Counts a refused attempt (a wrong key or token) against the client's IP limit, so
+    /// guessing is slowed down; throws the 429 once the IP is over it.
+    public func countAttempt(clientIP: String) async throws(OpenAIError) {
+        let grant = try await acquire(ipSubjects(clientIP))
+        await limiter.release(grant)
+    }
+
+    static func matches(_ credential: Substring, _ digest: [UInt8]) -> Bool {
+        let presented = Array(SHA256.hash(data: Array(credential.utf8)))
+        var difference: UInt8 = 0
+        for (a, b) in zip(presented, digest) { difference |= a ^ b }
+        return difference == 0
+    }
+}
