@@ -1,3 +1,4 @@
+import EVM
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,7 +26,17 @@ struct InferenceAuthMiddleware: RouterMiddleware {
             if error.status == .unauthorized { try await accounts.countAttempt(clientIP: ip) }
             throw error
         }
-        let grant = try await accounts.acquire(accounts.subjects(for: principal, clientIP: ip))
+        let grant: LimitGrant
+        do {
+            grant = try await accounts.acquire(accounts.subjects(for: principal, clientIP: ip))
+        } catch {
+            // A key's refused requests are in its usage log too (status 429).
+            if principal.key != nil {
+                Caller(principal: principal, grant: .none, requestID: context.requestID, accounts: accounts)
+                    .record(backend: "", provider: "", model: "", usage: nil, cost: .zero, status: Int(error.status.code))
+            }
+            throw error
+        }
         let caller = Caller(principal: principal, grant: grant, requestID: context.requestID, accounts: accounts)
         var context = context
         context.caller = caller

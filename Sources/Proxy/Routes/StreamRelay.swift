@@ -104,12 +104,14 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
         }
         // Leaving the task group cancelled the upstream reader, and with it the upstream request.
         let chatID = exchange.chatIDHeader ?? scanner.streamID
+        // A stream cut short is billed and logged for what it used.
+        let usage = scanner.usageOrEstimate(requestBytes: exchange.answer.sentBody.count)
         if clientGone {
             exchange.logger.debug("client went away mid-stream; upstream cancelled", metadata: ["zg.provider": "\(exchange.answer.servedBy)"])
-            await exchange.finish(usage: scanner.usage, chatID: nil, responseSHA256: "", status: 499)
+            await exchange.finish(usage: usage, chatID: nil, responseSHA256: "", status: 499)
             throw CancellationError()
         }
         try await writer.finish(nil)
-        await exchange.finish(usage: scanner.usage, chatID: chatID, responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502)
+        await exchange.finish(usage: usage, chatID: chatID, responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502)
     }
 }

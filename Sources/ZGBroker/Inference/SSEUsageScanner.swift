@@ -12,6 +12,8 @@ public struct SSEUsageScanner: Sendable {
     public private(set) var sawDone = false
     /// The message of an `{"error":…}` event, if the upstream sent one.
     public private(set) var errorMessage: String?
+    /// `data:` events seen (not counting `[DONE]`): about one generated token each.
+    public private(set) var dataEvents = 0
     private var pending: [UInt8] = []
 
     public init() {}
@@ -32,6 +34,15 @@ public struct SSEUsageScanner: Sendable {
         pending.removeSubrange(pending.startIndex..<lineStart)
     }
 
+    /// The reported usage, or for a stream that ended without one (cut short, or an upstream
+    /// that does not report it) an estimate: a token per event, and the prompt at four bytes a
+    /// token of the request body. nil when nothing was streamed.
+    public func usageOrEstimate(requestBytes: Int) -> Usage? {
+        if let usage { return usage }
+        guard dataEvents > 0 else { return nil }
+        return Usage(promptTokens: requestBytes / 4, completionTokens: dataEvents)
+    }
+
     private static let dataPrefix = Array("data:".utf8)
     private static let usageKey = Array("\"usage\"".utf8)
     private static let errorKey = Array("\"error\"".utf8)
@@ -44,6 +55,7 @@ public struct SSEUsageScanner: Sendable {
             sawDone = true
             return
         }
+        dataEvents += 1
         let mentionsUsage = payload.firstRange(of: Self.usageKey) != nil
         let mentionsError = payload.firstRange(of: Self.errorKey) != nil
         guard mentionsUsage || mentionsError || streamID == nil else { return }
