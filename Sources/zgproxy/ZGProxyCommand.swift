@@ -22,6 +22,7 @@ struct ZGProxyCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, LedgerCommand.self, ProvidersCommand.self, TokenCommand.self, ChatCommand.self, DoctorCommand.self,
+            KeysCommand.self, UsersCommand.self, UsageCommand.self,
         ]
     )
 

@@ -32,7 +32,7 @@ struct CLITests {
     func help() async throws {
         let root = try await CLIRunner.run(["--help"], environment: [:])
         #expect(root.status == 0)
-        for command in ["serve", "ledger", "providers", "token", "chat", "doctor"] { #expect(root.stdout.contains(command)) }
+        for command in ["serve", "ledger", "providers", "token", "chat", "doctor", "keys", "users", "usage"] { #expect(root.stdout.contains(command)) }
         #expect(root.stdout.contains("Exit codes"))
         let fund = try await CLIRunner.run(["ledger", "fund", "--help"], environment: [:])
         #expect(fund.status == 0 && fund.stdout.contains("--yes") && fund.stdout.contains("\"createdLedger\""))

@@ -143,19 +143,25 @@ enum AccountJSON {
         return SIWEMessage.parseDate(text)
     }
 
+    /// A request's query parameters as plain strings.
+    static func query(_ request: Request) -> [String: String] {
+        var query: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
+        return query
+    }
+
     /// `?since=&until=&model=&group_by=` of a usage request.
-    static func usageQuery(_ request: Request) throws(OpenAIError) -> (UsageFilter, UsageGrouping) {
-        let query = request.uri.queryParameters
+    static func usageQuery(_ query: [String: String]) throws(OpenAIError) -> (UsageFilter, UsageGrouping) {
         var filter = UsageFilter()
         for (name, keyPath) in [("since", \UsageFilter.since), ("until", \UsageFilter.until)] {
-            guard let raw = query[name[...]] else { continue }
+            guard let raw = query[name] else { continue }
             guard let date = time(String(raw)) else {
                 throw OpenAIError.invalidRequest("`\(name)` must be Unix seconds, YYYY-MM-DD or an RFC 3339 time.", param: name)
             }
             filter[keyPath: keyPath] = date
         }
-        filter.model = query["model"].map(String.init)
-        let groupName = query["group_by"].map(String.init) ?? "day"
+        filter.model = query["model"]
+        let groupName = query["group_by"] ?? "day"
         guard let grouping = UsageGrouping(rawValue: groupName) else {
             throw OpenAIError.invalidRequest(
                 "`group_by` must be one of \(UsageGrouping.allCases.map(\.rawValue).joined(separator: ", ")).", param: "group_by"

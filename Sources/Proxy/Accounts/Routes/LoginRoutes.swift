@@ -112,19 +112,25 @@ struct UserRoutes {
             AccountJSON.list(try await accountCall { try await store.keys(userID: try Self.user(context).id) }.map { AccountJSON.key($0) })
         }
         group.post("keys") { request, context in
-            try await KeyRequests.create(try await AccountJSON.body(request), userID: try Self.user(context).id, store: store)
+            AccountJSON.response(
+                try await KeyRequests.create(try await AccountJSON.body(request), userID: try Self.user(context).id, store: store), status: .created
+            )
         }
         group.patch("keys/:id") { request, context in
-            try await KeyRequests.update(request, id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id)
+            AccountJSON.response(
+                try await KeyRequests.update(
+                    try await AccountJSON.body(request), id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id
+                )
+            )
         }
         group.delete("keys/:id") { _, context in
-            try await KeyRequests.revoke(id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id)
+            AccountJSON.response(try await KeyRequests.revoke(id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id))
         }
         group.post("keys/:id/rotate") { _, context in
-            try await KeyRequests.rotate(id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id)
+            AccountJSON.response(try await KeyRequests.rotate(id: context.parameters.require("id"), accounts: accounts, owner: try Self.user(context).id))
         }
         group.get("usage") { request, context in
-            var (filter, grouping) = try AccountJSON.usageQuery(request)
+            var (filter, grouping) = try AccountJSON.usageQuery(AccountJSON.query(request))
             filter.userID = try Self.user(context).id
             filter.keyID = request.uri.queryParameters["key_id"].map(String.init)
             let rows = try await accountCall { try await store.usage(filter, groupBy: grouping) }
