@@ -2,6 +2,7 @@ import EVM
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import ZGBroker
 
@@ -15,20 +16,21 @@ struct ModelRoutes<Context: RequestContext>: Sendable {
     private static var started: Int { startedAt }
 
     func add(to router: RouterGroup<Context>) {
-        router.get("models") { _, _ in
-            let models = try await listing()
+        router.get("models") { _, context in
+            let models = try await listing(logger: context.logger)
             return jsonResponse(["object": "list", "data": models])
         }
         router.get("models/**") { _, context in
             let id = context.parameters.getCatchAll().joined(separator: "/")
-            guard let model = try await listing().first(where: { $0["id"] as? String == id }) else {
+            guard let model = try await listing(logger: context.logger).first(where: { $0["id"] as? String == id }) else {
                 throw OpenAIError.modelNotFound(id)
             }
             return jsonResponse(model)
         }
     }
 
-    func listing() async throws(OpenAIError) -> [[String: Any]] {
+    func listing(logger: Logger) async throws(OpenAIError) -> [[String: Any]] {
+        for endpoint in endpoints { await endpoint.ready(logger: logger) }
         let byModel: [String: [Service]]
         do {
             byModel = try await broker.catalog.models()

@@ -40,6 +40,7 @@ struct BackendRouter: InferenceBackend {
         if let pinned, !isKnownHost(pinned) {
             throw OpenAIError.invalidRequest("`\(pinned)` is not one of the gateway's endpoints (see GET /v1/endpoints).", param: "x-host-final", code: "unknown_host")
         }
+        for endpoint in endpoints { await endpoint.ready(logger: logger) }
         let candidates = await self.candidates(for: model).filter { candidate in
             guard let pinned else { return true }
             switch candidate {

@@ -11,10 +11,17 @@ protocol Endpoint: Sendable {
     var answersAnyModel: Bool { get }
     /// Refreshes the model list from the upstream, when it is not configured.
     func discover(logger: Logger) async
+    /// Returns once the model list has been read at least once (the first discovery is awaited,
+    /// so requests arriving right after start are not routed as if the endpoint served nothing).
+    func ready(logger: Logger) async
     /// Sends one request; returns once a usable head arrived, or throws the error to answer.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer
 }
 
 extension OpenAIEndpoint: Endpoint {
     var answersAnyModel: Bool { false }
+}
+
+extension Endpoint {
+    func ready(logger: Logger) async {}
 }

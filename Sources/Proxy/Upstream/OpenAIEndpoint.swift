@@ -20,6 +20,9 @@ final class OpenAIEndpoint: Sendable {
     private let metrics: GatewayMetrics
     /// The models the endpoint serves: configured, or last discovered.
     private let discovered = Mutex<[String]>([])
+    /// The first discovery, shared by every request that arrives before it finished.
+    private let firstDiscovery = Mutex<Task<Void, Never>?>(nil)
+    private let isReady = Atomic<Bool>(false)
 
     init(configuration: EndpointConfiguration, httpClient: HTTPClient, timeouts: ProxyConfiguration, health: HealthTracker<String>, metrics: GatewayMetrics) {
         self.configuration = configuration
@@ -28,6 +31,17 @@ final class OpenAIEndpoint: Sendable {
         self.health = health
         self.metrics = metrics
         if let models = configuration.models { discovered.withLock { $0 = models } }
+        if configuration.models != nil { isReady.store(true, ordering: .relaxed) }
+    }
+
+    func ready(logger: Logger) async {
+        guard !isReady.load(ordering: .relaxed) else { return }
+        let task = firstDiscovery.withLock { task in
+            if task == nil { task = Task { await self.discover(logger: logger) } }
+            return task!
+        }
+        await task.value
+        isReady.store(true, ordering: .relaxed)
     }
 
     var name: String { configuration.name }
