@@ -1,3 +1,7 @@
+import Synchronization
+
+private let checksumCache = Mutex<[Address: String]>([:])
+
 /// A 20-byte Ethereum account address.
 ///
 /// Accepts any letter case on input (checking the EIP-55 checksum only when asked to) and
@@ -42,8 +46,19 @@ public struct Address: Sendable, Hashable, Comparable {
     }
 
     /// EIP-55 mixed-case form: a hex letter is upper case when the matching nibble of
-    /// keccak256(lowercase hex) is ≥ 8.
+    /// keccak256(lowercase hex) is ≥ 8. Remembered for the addresses seen recently (the few
+    /// providers a gateway talks to are printed on every request).
     public var checksummed: String {
+        if let known = checksumCache.withLock({ $0[self] }) { return known }
+        let text = computeChecksummed()
+        checksumCache.withLock { cache in
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[self] = text
+        }
+        return text
+    }
+
+    private func computeChecksummed() -> String {
         let lower = bytes.hexString
         let hash = Keccak256.hash(Array(lower.utf8))
         var out = "0x"

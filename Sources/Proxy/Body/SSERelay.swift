@@ -1,3 +1,5 @@
+import ZGBroker
+
 /// Splits an upstream SSE byte stream into whole events and decides, per event, what the
 /// client gets.
 ///
@@ -5,6 +7,9 @@
 /// extra usage chunk (`"choices":[]` with a usage object) is dropped and the `"usage":null`
 /// member the upstream then adds to every chunk is removed, so the client sees the stream it
 /// asked for. Everything else passes through byte for byte, one event at a time.
+///
+/// Each event is searched once for `"usage"` (with `memchr`); only events that mention it are
+/// looked at further, so an ordinary content chunk costs one scan.
 public struct SSERelay: Sendable {
     public let stripUsage: Bool
     private var pending: [UInt8] = []
@@ -21,8 +26,14 @@ public struct SSERelay: Sendable {
         guard !done else { return [] }
         pending.append(contentsOf: bytes)
         guard let lastBoundary = Self.lastEventBoundary(in: pending) else { return [] }
-        let complete = Array(pending[..<lastBoundary])
-        pending.removeSubrange(..<lastBoundary)
+        let complete: [UInt8]
+        if lastBoundary == pending.count {
+            complete = pending
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            complete = Array(pending[..<lastBoundary])
+            pending.removeSubrange(..<lastBoundary)
+        }
         return cutAfterDone(stripUsage ? Self.filter(complete) : complete)
     }
 
@@ -34,11 +45,14 @@ public struct SSERelay: Sendable {
     }
 
     private static let doneEvent = Array("data: [DONE]\n\n".utf8)
+    private static let doneMarker = Array("[DONE]".utf8)
 
     private mutating func cutAfterDone(_ bytes: [UInt8]) -> [UInt8] {
-        guard let range = bytes.firstRange(of: Self.doneEvent) else { return bytes }
+        // The cheap check first: most chunks do not end the stream.
+        guard ByteSearch.firstIndex(of: Self.doneMarker, in: bytes) != nil,
+              let start = ByteSearch.firstIndex(of: Self.doneEvent, in: bytes) else { return bytes }
         done = true
-        return Array(bytes[..<range.upperBound])
+        return Array(bytes[..<(start + Self.doneEvent.count)])
     }
 
     /// The index just past the last blank line (`\n\n` or `\r\n\r\n`).
@@ -54,38 +68,37 @@ public struct SSERelay: Sendable {
         return nil
     }
 
+    private static let usageKey = Array(#""usage""#.utf8)
     private static let usageNullPatterns: [[UInt8]] = [Array(#","usage":null"#.utf8), Array(#""usage":null,"#.utf8), Array(#", "usage": null"#.utf8)]
     private static let emptyChoices: [[UInt8]] = [Array(#""choices":[]"#.utf8), Array(#""choices": []"#.utf8)]
+    private static let usageObjects: [[UInt8]] = [Array(#""usage":{"#.utf8), Array(#""usage": {"#.utf8)]
+    private static let blankLine: [UInt8] = Array("\n\n".utf8)
 
     /// Drops usage-only events and `usage: null` members from whole events.
     static func filter(_ bytes: [UInt8]) -> [UInt8] {
+        // Nothing to change: the common case for every chunk but the last ones.
+        guard ByteSearch.firstIndex(of: usageKey, in: bytes) != nil else { return bytes }
         var output = [UInt8]()
         output.reserveCapacity(bytes.count)
         var eventStart = 0
-        var index = 0
-        while index < bytes.count {
-            var end: Int? = nil
-            if bytes[index] == UInt8(ascii: "\n"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { end = index + 2 }
-            if end == nil, index == bytes.count - 1 { end = bytes.count }
-            if let end {
-                appendFiltered(bytes[eventStart..<end], to: &output)
-                eventStart = end
-                index = end
-            } else {
-                index += 1
-            }
+        while eventStart < bytes.count {
+            let end = ByteSearch.firstIndex(of: blankLine, in: bytes[eventStart...]).map { $0 + 2 } ?? bytes.count
+            appendFiltered(bytes[eventStart..<end], to: &output)
+            eventStart = end
         }
-        if eventStart < bytes.count { appendFiltered(bytes[eventStart...], to: &output) }
         return output
     }
 
     private static func appendFiltered(_ event: ArraySlice<UInt8>, to output: inout [UInt8]) {
-        let isUsageOnly = emptyChoices.contains { event.firstRange(of: $0) != nil } && event.firstRange(of: Array(#""usage":{"#.utf8)) != nil
-            || emptyChoices.contains { event.firstRange(of: $0) != nil } && event.firstRange(of: Array(#""usage": {"#.utf8)) != nil
+        guard ByteSearch.contains(usageKey, in: event) else {
+            output.append(contentsOf: event)
+            return
+        }
+        let isUsageOnly = emptyChoices.contains { ByteSearch.contains($0, in: event) } && usageObjects.contains { ByteSearch.contains($0, in: event) }
         if isUsageOnly { return }
         var text = Array(event)
         for pattern in usageNullPatterns {
-            while let range = text.firstRange(of: pattern) { text.removeSubrange(range) }
+            while let start = ByteSearch.firstIndex(of: pattern, in: text) { text.removeSubrange(start..<(start + pattern.count)) }
         }
         output.append(contentsOf: text)
     }

@@ -11,7 +11,7 @@ struct RequestIDMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let id = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
-            ?? "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            ?? Self.makeID()
         context.logger[metadataKey: "zg.request.id"] = .string(id)
         context.requestID = id
         do {
@@ -28,5 +28,18 @@ struct RequestIDMiddleware: RouterMiddleware {
             response.headers[.requestID] = id
             return response
         }
+    }
+
+    /// `req_` and 32 random hex digits.
+    static func makeID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes = Array("req_".utf8)
+        bytes.reserveCapacity(36)
+        for _ in 0..<2 {
+            let value: UInt64 = generator.next()
+            for shift in stride(from: 60, through: 0, by: -4) { bytes.append(digits[Int((value >> UInt64(shift)) & 0xf)]) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

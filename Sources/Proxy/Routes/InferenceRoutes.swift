@@ -203,7 +203,7 @@ struct InferenceRoutes: Sendable {
             body: ResponseBody(contentLength: bytes.count) { writer in
                 try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.finish(nil)
-                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: ResponseVerifier.sha256Hex(answer), status: 200)
+                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: opened.hashesResponse ? ResponseVerifier.sha256Hex(answer) : "", status: 200)
             }
         )
     }
@@ -251,7 +251,7 @@ struct InferenceRoutes: Sendable {
                 try await writer.write(ByteBuffer(bytes: answer))
                 try await writer.finish(nil)
                 // After the client has its answer: metering, metrics, verification.
-                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: ResponseVerifier.sha256Hex(answer), status: 200)
+                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: opened.hashesResponse ? ResponseVerifier.sha256Hex(answer) : "", status: 200)
             }
         )
     }

@@ -38,6 +38,7 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let upstream = self.upstream
         let heartbeat = self.heartbeat
+        let hashes = exchange.answer.hashesResponse
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -59,7 +60,7 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
                 switch event {
                 case .bytes(let buffer):
                     let bytes = Array(buffer: buffer)
-                    hasher.update(data: bytes)
+                    if hashes { hasher.update(data: bytes) }
                     scanner.feed(bytes)
                     let out = relay.feed(bytes)
                     if !out.isEmpty {
@@ -112,6 +113,6 @@ struct StreamRelay<Transform: StreamTransform>: Sendable {
             throw CancellationError()
         }
         try await writer.finish(nil)
-        await exchange.finish(usage: usage, chatID: chatID, responseSHA256: Array(hasher.finalize()).hexString, status: failure == nil ? 200 : 502)
+        await exchange.finish(usage: usage, chatID: chatID, responseSHA256: hashes ? Array(hasher.finalize()).hexString : "", status: failure == nil ? 200 : 502)
     }
 }

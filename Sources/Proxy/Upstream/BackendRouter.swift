@@ -13,7 +13,8 @@ struct BackendRouter: InferenceBackend {
     let health: HealthTracker<String>
 
     private enum Candidate {
-        case zeroG
+        /// With the catalog's ranked providers, read once for both the routing and the send.
+        case zeroG([Service]?)
         case endpoint(any Endpoint)
     }
 
@@ -52,8 +53,10 @@ struct BackendRouter: InferenceBackend {
         for candidate in candidates {
             do {
                 switch candidate {
-                case .zeroG:
-                    return try await zeroG.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger)
+                case .zeroG(let services):
+                    return try await zeroG.open(
+                        path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger, services: services
+                    )
                 case .endpoint(let endpoint):
                     return try await endpoint.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received)
                 }
@@ -89,7 +92,8 @@ struct BackendRouter: InferenceBackend {
         }
         let target = zeroG.configuration.aliases[model] ?? model
         // 0G joins when it has the model, or alone (it then answers the precise 404 or 503)…
-        let zeroGServes = (try? await zeroG.broker.catalog.candidates(for: target)) != nil
+        let zeroGServices = try? await zeroG.broker.catalog.candidates(for: target)
+        let zeroGServes = zeroGServices != nil
         if ranked.isEmpty && !zeroGServes {
             // …unless an endpoint has a default model for models nobody serves.
             for endpoint in endpoints where endpoint.answersAnyModel {
@@ -97,7 +101,7 @@ struct BackendRouter: InferenceBackend {
             }
         }
         if ranked.isEmpty || zeroGServes {
-            ranked.append((zeroGPriority, 0, .zeroG))
+            ranked.append((zeroGPriority, 0, .zeroG(zeroGServices)))
         }
         // Within one priority, observed health and latency come before the weighted draw.
         let sorted = ranked.sorted { ($0.priority, $0.order) < ($1.priority, $1.order) }

@@ -31,6 +31,9 @@ struct UpstreamAnswer: Sendable {
     let chatIDHeader: String?
     /// `0g`, or the endpoint's name: the usage log's backend.
     let backend: String
+    /// Whether ``settle`` may verify the answer, and so needs the SHA-256 of its exact bytes
+    /// (0G with `ZG_VERIFY` on); otherwise the relay skips hashing.
+    var hashesResponse = false
     /// Meters (and per configuration verifies) a finished answer; returns its cost in neuron
     /// (0G's fee, or the endpoint's configured prices; zero when unpriced or without usage).
     let settle: @Sendable (_ usage: Usage?, _ chatID: String?, _ responseSHA256: String, _ logger: Logger) async -> UInt256

@@ -17,12 +17,23 @@ struct ZeroGBackend: InferenceBackend {
 
     /// Sends the request to the first provider that answers with a usable head.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> UpstreamAnswer {
+        try await open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger, services: nil)
+    }
+
+    /// - Parameter services: the model's ranked providers when the caller already read them.
+    func open(
+        path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger, services: [Service]?
+    ) async throws(OpenAIError) -> UpstreamAnswer {
         let target = configuration.aliases[model] ?? model
         let candidates: [Service]
-        do {
-            candidates = try await broker.catalog.candidates(for: target)
-        } catch {
-            throw OpenAIError.from(error)
+        if let services {
+            candidates = services
+        } else {
+            do {
+                candidates = try await broker.catalog.candidates(for: target)
+            } catch {
+                throw OpenAIError.from(error)
+            }
         }
         var lastError: BrokerError?
         var fundingFailures = 0
@@ -56,7 +67,7 @@ struct ZeroGBackend: InferenceBackend {
     private func answer(service: Service, response: HTTPClientResponse, sentBody: [UInt8], overhead: Duration) -> UpstreamAnswer {
         let broker = self.broker
         let metrics = self.metrics
-        return UpstreamAnswer(
+        var answer = UpstreamAnswer(
             response: response, sentBody: sentBody, overhead: overhead, servedBy: service.provider.checksummed, model: service.model,
             chatIDHeader: response.headers.first(name: "ZG-Res-Key"), backend: "0g",
             settle: { usage, chatID, responseSHA256, logger in
@@ -81,6 +92,8 @@ struct ZeroGBackend: InferenceBackend {
             },
             reportFailure: { reason in self.recordFailure(service.provider, reason: reason) }
         )
+        answer.hashesResponse = broker.verifier.mode != .off
+        return answer
     }
 
     private func send(service: Service, path: String, body: [UInt8], received: ContinuousClock.Instant) async throws(BrokerError) -> (response: HTTPClientResponse, overhead: Duration) {

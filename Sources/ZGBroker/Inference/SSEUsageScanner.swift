@@ -21,18 +21,16 @@ public struct SSEUsageScanner: Sendable {
     public mutating func feed(_ bytes: some Collection<UInt8>) {
         pending.append(contentsOf: bytes)
         var lineStart = pending.startIndex
-        var index = pending.startIndex
-        while index < pending.endIndex {
-            if pending[index] == UInt8(ascii: "\n") {
-                var lineEnd = index
-                if lineEnd > lineStart, pending[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-                handleLine(pending[lineStart..<lineEnd])
-                lineStart = index + 1
-            }
-            index += 1
+        while let newline = ByteSearch.firstIndex(of: Self.newline, in: pending[lineStart...]) {
+            var lineEnd = newline
+            if lineEnd > lineStart, pending[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            handleLine(pending[lineStart..<lineEnd])
+            lineStart = newline + 1
         }
         pending.removeSubrange(pending.startIndex..<lineStart)
     }
+
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
 
     /// The reported usage, or for a stream that ended without one (cut short, or an upstream
     /// that does not report it) an estimate: a token per event, and the prompt at four bytes a
@@ -46,18 +44,19 @@ public struct SSEUsageScanner: Sendable {
     private static let dataPrefix = Array("data:".utf8)
     private static let usageKey = Array("\"usage\"".utf8)
     private static let errorKey = Array("\"error\"".utf8)
+    private static let doneMarker = Array("[DONE]".utf8)
 
     private mutating func handleLine(_ line: ArraySlice<UInt8>) {
         guard line.starts(with: Self.dataPrefix) else { return }
         var payload = line.dropFirst(Self.dataPrefix.count)
         if payload.first == UInt8(ascii: " ") { payload = payload.dropFirst() }
-        if payload.starts(with: Array("[DONE]".utf8)) {
+        if payload.starts(with: Self.doneMarker) {
             sawDone = true
             return
         }
         dataEvents += 1
-        let mentionsUsage = payload.firstRange(of: Self.usageKey) != nil
-        let mentionsError = payload.firstRange(of: Self.errorKey) != nil
+        let mentionsUsage = ByteSearch.contains(Self.usageKey, in: payload)
+        let mentionsError = ByteSearch.contains(Self.errorKey, in: payload)
         guard mentionsUsage || mentionsError || streamID == nil else { return }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else { return }
         if streamID == nil, let id = object["id"] as? String { streamID = id }
