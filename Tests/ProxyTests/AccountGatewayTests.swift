@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import Testing
 import TestSupport
 import ZGBroker
@@ -150,6 +151,44 @@ struct AccountGatewayTests {
             #expect(bad.status == .badRequest && Self.code(bad) == "invalid_request_error")
             let missing = try await client.execute(uri: "/admin/keys/key_nope/rotate", method: .post, headers: Self.admin)
             #expect(missing.status == .notFound)
+        }
+    }
+
+    @Test("a stream the client leaves mid-way is logged as 499 with the tokens it had used")
+    func streamCutShort() async throws {
+        let accounts = try await AccountFixtures.accounts(authToken: GatewayTests.key)
+        defer { Task { await accounts.close() } }
+        try await GatewayTests.withGateway(accounts: accounts) { client, _, _ in
+            let (secret, keyID, _) = try await Self.makeKey(client)
+            let port = try #require(client.port)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(secret)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            let words = Array(repeating: "word", count: 120).joined(separator: " ")
+            request.body = .bytes(GatewayTests.chat("llama-3.3-70b-instruct", stream: true, text: words))
+            let streamRequest = request
+            // Read a few chunks of a three-second stream, then walk away.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let response = try await HTTPClient.shared.execute(streamRequest, timeout: .seconds(10))
+                    var chunks = 0
+                    for try await _ in response.body {
+                        chunks += 1
+                        if chunks == 5 { return }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            for _ in 0..<300 where accounts.recorder.pendingCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            await accounts.recorder.flush()
+            let rows = try await accounts.store.database.query("SELECT * FROM usage_log WHERE key_id = $1", .text(keyID))
+            #expect(rows.count == 1)
+            #expect(rows.first?.int("status") == 499)
+            #expect((rows.first?.int("completion_tokens") ?? 0) > 0, "the chunks streamed before the client left")
+            #expect((rows.first?.int("completion_tokens") ?? 0) < 120, "not the whole answer")
+            #expect((rows.first?.int("cost") ?? 0) > 0)
         }
     }
 }

@@ -1,6 +1,8 @@
 import EVM
 import Foundation
 import HTTPTypes
+import Logging
+import ServiceLifecycle
 import Testing
 @testable import Proxy
 
@@ -214,4 +216,56 @@ struct RateLimiterTests {
 
 extension SQLRow: CustomStringConvertible {
     public var description: String { columns.description }
+}
+
+/// The usage log is written off the request path, about once an interval, and on shutdown.
+@Suite("Usage recorder")
+struct UsageRecorderTests {
+    static func record(_ index: Int) -> UsageRecord {
+        UsageRecord(
+            requestID: "req_\(index)", at: Date(), userID: "usr_r", keyID: "key_r", model: "qwen", backend: "0g", provider: "0xabc", promptTokens: 3,
+            completionTokens: 4, cachedTokens: 0, cost: UInt256(10), latencyMilliseconds: 1, status: 200
+        )
+    }
+
+    @Test("records reach the database within an interval, and the rest on graceful shutdown", arguments: AccountFixtures.engines)
+    func flushes(_ engine: SQLDialect) async throws {
+        let store = try await AccountFixtures.store(engine)
+        defer { Task { await store.close() } }
+        let limiter = MemoryRateLimiter { _, _ in .zero }
+        let recorder = UsageRecorder(store: store, limiter: limiter, interval: .milliseconds(200), logger: AccountFixtures.logger)
+        let group = ServiceGroup(services: [recorder], logger: AccountFixtures.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            recorder.record(Self.record(1), subjects: [])
+            #expect(recorder.pendingCount == 1)
+            var written = 0
+            for _ in 0..<50 where written == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                written = try await store.usage(UsageFilter(), groupBy: .total).first?.requests ?? 0
+            }
+            #expect(written == 1, "written within a few intervals")
+            // Recorded just before SIGTERM: written by the shutdown, not lost.
+            for index in 2...501 { recorder.record(Self.record(index), subjects: []) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try await store.usage(UsageFilter(), groupBy: .total).first?.requests == 501)
+        #expect(recorder.pendingCount == 0)
+    }
+
+    @Test("a failed write keeps the batch for the next one")
+    func retries() async throws {
+        let store = try await AccountFixtures.store(.sqlite)
+        let recorder = UsageRecorder(store: store, limiter: MemoryRateLimiter { _, _ in .zero }, logger: AccountFixtures.logger)
+        recorder.record(Self.record(1), subjects: [])
+        try await store.database.query("ALTER TABLE usage_log RENAME TO usage_log_away")
+        await recorder.flush()
+        #expect(recorder.pendingCount == 1)
+        try await store.database.query("ALTER TABLE usage_log_away RENAME TO usage_log")
+        await recorder.flush()
+        #expect(recorder.pendingCount == 0)
+        #expect(try await store.usage(UsageFilter(), groupBy: .total).first?.requests == 1)
+        await store.close()
+    }
 }

@@ -63,13 +63,19 @@ public final class UsageRecorder: Service, Sendable {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: self.interval)
-                await self.flush()
+                await self.uncancellableFlush()
             }
         }
         // Graceful shutdown: write what is left (and retry a failed write a few times).
         for _ in 0..<5 where pendingCount > 0 {
-            await flush()
+            await uncancellableFlush()
             if pendingCount > 0 { try? await Task.sleep(for: .milliseconds(200)) }
         }
+    }
+
+    /// A write that shutdown does not cut in half: it runs in its own task, which the
+    /// cancellation of the loop above does not reach.
+    private func uncancellableFlush() async {
+        await Task { await self.flush() }.value
     }
 }
