@@ -63,138 +63,42 @@ midstream_error.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import logging
 import os
 import random
 import re
-import secrets
-import signal
-import socket
-import struct
 import sys
 import threading
 import time
-import uuid
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Fixtures/, for simkit
+
+import simkit  # noqa: E402  (Fixtures/simkit.py: server, admin routes, request log, faults)
 
 log = logging.getLogger("ocf_head_sim")
 
 # ======================================================================================
-# OpenAI answer generation: the same as the OpenAI-compatible simulator's (workers behind an
+# OpenAI answer generation and streaming: the OpenAI-compatible simulator's (workers behind an
 # OCF head run vLLM/SGLang, which speak OpenAI).
 
 from openai_sim import (  # noqa: E402  (this script's folder is on sys.path when run)
     FLAVORS,
-    SYSTEM_FINGERPRINT,
     ApiError,
-    oai_error,
-    cjson,
-    words,
-    content_text,
-    usage_obj,
-    int_field,
-    n_of,
-    stops_of,
-    answer_pieces,
-    tool_functions,
-    plan_tool_calls,
-    sse,
-    Answer,
-    stream_flags,
-    build_chat,
-    build_completion,
-    embedding_vector,
-    build_embeddings,
     BUILDERS,
+    oai_error,
+    stream_events,
 )
 
+# Like openai_sim's, plus the Connection header the head sends
+SSE_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
+               ("Connection", "keep-alive"), ("X-Accel-Buffering", "no")]
 
 # ======================================================================================
-# Simulator state: request log and faults
-
-FAULT_MODES = ("none", "slow", "stall", "5xx", "429", "drop", "midstream_error")
-
-
-class SimState:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.by_route: dict[str, int] = {}
-        self.last_request: dict | None = None
-        self.recent: list[dict] = []
-        self.faults: dict[str, Any] = {"mode": "none", "count": None}
-        self.faults_applied = 0
-        self.disconnects = 0
-
-    def record(self, method: str, raw_path: str, route: str, headers: Any, body: bytes) -> dict:
-        hdrs: dict[str, str] = {}
-        for k, v in headers.items():
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        text = body.decode("utf-8", errors="replace")
-        try:
-            parsed = json.loads(text) if body else None
-        except ValueError:
-            parsed = None
-        entry = {"method": method, "path": raw_path, "route": route, "headers": hdrs,
-                 "headerList": [[k, v] for k, v in headers.items()], "body": text, "json": parsed,
-                 "bodySha256": hashlib.sha256(body).hexdigest(), "time": time.time()}
-        with self.lock:
-            self.requests += 1
-            self.by_route[f"{method} {route}"] = self.by_route.get(f"{method} {route}", 0) + 1
-            self.last_request = entry
-            self.recent.append(entry)
-            del self.recent[:-20]
-        return entry
-
-    def set_faults(self, req: Any) -> dict:
-        if not isinstance(req, dict):
-            raise ValueError("expected a JSON object")
-        mode = req.get("mode", "none")
-        if mode not in FAULT_MODES:
-            raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
-        count = req.get("count")
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
-            raise ValueError("count must be a positive integer")
-        f = {k: v for k, v in req.items() if k not in ("mode", "count")}
-        f["mode"] = mode
-        f["count"] = count if mode != "none" else None
-        with self.lock:
-            self.faults = f
-        return dict(f)
-
-    def take_fault(self) -> dict:
-        with self.lock:
-            f = dict(self.faults)
-            if f["mode"] == "none":
-                return f
-            self.faults_applied += 1
-            if f.get("count") is not None:
-                left = f["count"] - 1
-                self.faults = {"mode": "none", "count": None} if left <= 0 else dict(self.faults, count=left)
-            return f
-
-    def reset(self) -> None:
-        with self.lock:
-            self.requests = 0
-            self.by_route = {}
-            self.last_request = None
-            self.recent = []
-            self.faults = {"mode": "none", "count": None}
-            self.faults_applied = 0
-            self.disconnects = 0
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {"requests": self.requests, "byRoute": dict(self.by_route), "lastRequest": self.last_request,
-                    "recentRequests": list(self.recent), "faults": dict(self.faults),
-                    "faultsApplied": self.faults_applied, "disconnects": self.disconnects}
-
+# Faults (the request log, the faults' bookkeeping and the /__sim/ routes are simkit's)
 
 FAULT_MODES = ("none", "slow", "stall", "5xx", "429", "drop", "midstream_error", "unreachable")
 
@@ -367,116 +271,18 @@ def fallback_level(h: str | None) -> int:
 # ======================================================================================
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(simkit.SimHandler):
     server_version = "ocf-head-sim/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True  # TCP_NODELAY
-    timeout = 300
+    server_header = False  # the Go head sends no Server header
+    json_type = "application/json; charset=utf-8"
     args: argparse.Namespace
-    state: SimState
+    state: simkit.SimState
     table: Table
     routed: dict[str, int] = {}
     last_node: str | None = None
 
-    def log_message(self, fmt: str, *a: Any) -> None:
-        log.debug("%s %s", self.address_string(), fmt % a)
-
-    def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(usegmt=True)}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def send_bytes(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
-                   extra: list[tuple[str, str]] | None = None) -> None:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))] + (extra or [])
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        self.wfile.write(self._head_bytes(status, headers) + body)
-        self.wfile.flush()
-
-    def send_json(self, status: int, obj: Any, extra: list[tuple[str, str]] | None = None) -> None:
-        self.send_bytes(status, cjson(obj), extra=extra)
-
-    def read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = bytearray()
-            while True:
-                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline(65537)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def abort(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def send_events(self, status: int, events: list[bytes], extra: list[tuple[str, str]], tps: float,
-                    fault: dict) -> None:
-        """SSE answer: chunked transfer encoding, one socket write per event."""
-        mode = fault.get("mode", "none")
-        chunked = self.request_version != "HTTP/1.0"
-        headers = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
-                   ("Connection", "keep-alive"), ("X-Accel-Buffering", "no")] + extra
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        else:
-            headers = [h for h in headers if h[0] != "Connection"] + [("Connection", "close")]
-            self.close_connection = True
-        delay = 1.0 / tps if tps > 0 else 0.0
-        try:
-            self.wfile.write(self._head_bytes(status, headers))
-            self.wfile.flush()
-            for i, ev in enumerate(events):
-                if i == 2 and mode == "drop":
-                    log.info("drop fault: closing the stream after 2 events")
-                    self.abort()
-                    return
-                if i == 2 and mode == "midstream_error":
-                    err = oai_error(500, fault.get("message") or "simulated worker failure mid-stream",
-                                    "server_error", flavor=self.args.flavor).body
-                    ev = b"data: " + cjson(err) + b"\n\n"
-                    self.wfile.write((b"%x\r\n" % len(ev) + ev + b"\r\n0\r\n\r\n") if chunked else ev)
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                if i == 2 and mode == "stall":
-                    time.sleep(max(0.0, float(fault.get("delayMs") or 0)) / 1000.0)
-                if i > 0 and delay and not ev.startswith(b":"):
-                    time.sleep(delay)
-                data = ev
-                if chunked:
-                    data = b"%x\r\n" % len(ev) + ev + b"\r\n"
-                    if i == len(events) - 1:
-                        data += b"0\r\n\r\n"
-                self.wfile.write(data)
-                self.wfile.flush()
-        except OSError:
-            self.close_connection = True
-            with self.state.lock:
-                self.state.disconnects += 1
-            log.info("client went away mid-stream")
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
     def do_PUT(self) -> None:
         self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
 
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
@@ -493,7 +299,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             m = re.fullmatch(r"/v1/service/([^/]+)(/.*)?", path)
             route_key = f"/v1/service/{m.group(1)}{m.group(2) or ''}" if m else path
-            self.state.record(method, self.path, route_key, self.headers, body)
+            self.state.request_log.record(method, self.path, route_key, self.headers, body)
             if m:
                 self._service(method, m.group(1), m.group(2) or "/", body)
             elif method == "GET" and path == "/v1/dnt/table":
@@ -544,7 +350,7 @@ class Handler(BaseHTTPRequestHandler):
         cands = select_candidates(peers, service, match, fallback_level(self.headers.get("X-Otela-Fallback")))
         if not cands:
             raise ApiError(503, {"error": "No provider found for the requested service."})
-        fault = self.state.take_fault()
+        fault = self.state.faults.take()
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s %s", mode, service, path)
@@ -616,81 +422,60 @@ class Handler(BaseHTTPRequestHandler):
         events = list(answer.events)
         if args.shape == "current":  # the head's timing comment after the worker's body
             events.append(b": otela-head-first-byte=0.001\n\n")
-        self.send_events(200, events, extra, tps, fault)
+        error = oai_error(500, fault.get("message") or "simulated worker failure mid-stream", "server_error",
+                          flavor=flavor).body
+        stream_events(self, 200, events, SSE_HEADERS + extra, tps, fault, error)
 
-    # ---- admin
+    # ---- admin (/__sim/state, /__sim/faults and /__sim/reset are simkit.SimHandler._admin's)
 
-    def _admin(self, method: str, path: str, body: bytes) -> None:
-        if path == "/__sim/state" and method == "GET":
-            st = self.state.snapshot()
-            with self.state.lock:
-                st.update({"routed": dict(Handler.routed), "lastNode": Handler.last_node})
-            st.update({"shape": self.args.shape, "models": self.args.model_list,
-                       "peers": [{"id": p.id, "kind": p.kind, "connected": p.connected, "models": p.models}
-                                 for p in self.table.snapshot()]})
-            self.send_json(200, st)
-        elif path == "/__sim/faults" and method == "POST":
-            try:
-                f = self.state.set_faults(json.loads(body or b"{}"))
-            except ValueError as e:
-                self.send_json(400, {"error": str(e)})
-                return
-            log.info("faults set to %s", f)
-            self.send_json(200, {"faults": f})
-        elif path == "/__sim/peers" and method == "POST":
-            try:
-                req = json.loads(body or b"{}")
-                action = req.get("action")
-                if action == "add" and isinstance(req.get("model"), str):
-                    p = self.table.add_worker(req["model"])
-                    self.send_json(200, {"peerId": p.id, "model": req["model"]})
-                    return
-                p = self.table.get(str(req.get("peerId")))
-                if p is None:
-                    raise ValueError("unknown peerId")
-                with self.table.lock:
-                    if action == "connect":
-                        p.connected = True
-                    elif action == "disconnect":
-                        p.connected = False
-                    elif action == "remove":
-                        del self.table.peers[p.id]
-                    else:
-                        raise ValueError("action must be add, connect, disconnect or remove")
-                self.send_json(200, {"peerId": p.id, "action": action})
-            except (ValueError, AttributeError) as e:
-                self.send_json(400, {"error": str(e)})
-        elif path == "/__sim/reset" and method == "POST":
-            self.state.reset()
-            with self.state.lock:
-                Handler.routed = {}
-                Handler.last_node = None
-            self.send_json(200, {"ok": True})
-        else:
-            self.send_json(404, {"error": "unknown admin route"})
+    def admin_state(self) -> dict:
+        st = self.state.snapshot()
+        with self.state.lock:
+            st.update({"routed": dict(Handler.routed), "lastNode": Handler.last_node})
+        st.update({"shape": self.args.shape, "models": self.args.model_list,
+                   "peers": [{"id": p.id, "kind": p.kind, "connected": p.connected, "models": p.models}
+                             for p in self.table.snapshot()]})
+        return st
 
+    def admin_faults(self) -> simkit.FaultSwitch:
+        return self.state.faults
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+    def admin_reset(self) -> None:
+        self.state.reset()
+        with self.state.lock:
+            Handler.routed = {}
+            Handler.last_node = None
 
-
-def watch_parent() -> None:
-    ppid = os.getppid()
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != ppid:
-            log.info("parent %d gone; exiting", ppid)
-            os._exit(0)
+    def admin_route(self, method: str, path: str, body: bytes) -> bool:
+        if path != "/__sim/peers" or method != "POST":
+            return False
+        try:
+            req = json.loads(body or b"{}")
+            action = req.get("action")
+            if action == "add" and isinstance(req.get("model"), str):
+                p = self.table.add_worker(req["model"])
+                self.send_json(200, {"peerId": p.id, "model": req["model"]})
+                return True
+            p = self.table.get(str(req.get("peerId")))
+            if p is None:
+                raise ValueError("unknown peerId")
+            with self.table.lock:
+                if action == "connect":
+                    p.connected = True
+                elif action == "disconnect":
+                    p.connected = False
+                elif action == "remove":
+                    del self.table.peers[p.id]
+                else:
+                    raise ValueError("action must be add, connect, disconnect or remove")
+            self.send_json(200, {"peerId": p.id, "action": action})
+        except (ValueError, AttributeError) as e:
+            self.send_json(400, {"error": str(e)})
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    # A parent that spawned us with these signals blocked (Swift's Foundation.Process on Linux
-    # does) leaves them blocked here too; SIGTERM would then never stop us.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
+    simkit.exit_on_signals()
 
     p = argparse.ArgumentParser(description="Simulated OCF/OpenTela head node")
     p.add_argument("--host", default="127.0.0.1")
@@ -709,27 +494,18 @@ def main(argv: list[str] | None = None) -> int:
     args.model_list = [m.strip() for m in args.models.split(",") if m.strip()]
     args.replicas = max(1, args.replicas)
 
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s ocf_head_sim %(levelname)s %(message)s")
-    if args.exit_with_parent:
-        threading.Thread(target=watch_parent, daemon=True).start()
+    simkit.setup_process("ocf_head_sim", args.verbose, args.exit_with_parent)
 
     Handler.args = args
-    Handler.state = SimState()
+    Handler.state = simkit.SimState(FAULT_MODES)
     Handler.table = Table(args)
-    server = Server((args.host, args.port), Handler)
-    port = server.server_address[1]
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    url = f"http://{host}:{port}"
+    server = simkit.Server((args.host, args.port), Handler)
+    url = simkit.url_of(server, args.host)
     ready = {"url": url, "baseUrl": url + "/v1/service/llm/v1", "shape": args.shape, "models": args.model_list}
     ready.update(Handler.table.info)
-    sys.stdout.write("OCF READY " + json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    simkit.announce_ready("OCF", ready)
     log.info("head serving %s (%s shape) on %s", ", ".join(args.model_list), args.shape, url)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    simkit.serve(server)
     return 0
 
 

@@ -64,22 +64,22 @@ import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import struct
 import sys
-import threading
 import time
 import uuid
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Fixtures/, for simkit
+
+import simkit  # noqa: E402  (Fixtures/simkit.py: server, admin routes, request log, faults)
+from simkit import cjson  # noqa: E402
 
 log = logging.getLogger("openai_sim")
 
 # ======================================================================================
-# OpenAI answer generation (the same block is in ocf_head_sim.py)
+# OpenAI answer generation (ocf_head_sim.py imports it for its workers)
 
 FLAVORS = ("openai", "vllm")
 SYSTEM_FINGERPRINT = "fp_sim0001"
@@ -106,10 +106,6 @@ def oai_error(status: int, message: str, type_: str = "invalid_request_error", p
         return ApiError(status, {"error": {"message": message, "type": _VLLM_TYPES.get(status, "BadRequestError"),
                                            "param": param, "code": status}}, headers)
     return ApiError(status, {"error": {"message": message, "type": type_, "param": param, "code": code}}, headers)
-
-
-def cjson(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def words(text: str) -> list[str]:
@@ -468,188 +464,56 @@ BUILDERS = {"/v1/chat/completions": build_chat, "/v1/completions": build_complet
             "/v1/embeddings": build_embeddings}
 
 # ======================================================================================
-# Simulator state: request log and faults
+# Faults (the request log, the faults' bookkeeping and the /__sim/ routes are simkit's)
 
 FAULT_MODES = ("none", "slow", "stall", "5xx", "429", "drop", "midstream_error")
 
+SSE_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
+               ("X-Accel-Buffering", "no")]
 
-class SimState:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.by_route: dict[str, int] = {}
-        self.last_request: dict | None = None
-        self.recent: list[dict] = []
-        self.faults: dict[str, Any] = {"mode": "none", "count": None}
-        self.faults_applied = 0
-        self.disconnects = 0
 
-    def record(self, method: str, raw_path: str, route: str, headers: Any, body: bytes) -> dict:
-        hdrs: dict[str, str] = {}
-        for k, v in headers.items():
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        text = body.decode("utf-8", errors="replace")
-        try:
-            parsed = json.loads(text) if body else None
-        except ValueError:
-            parsed = None
-        entry = {"method": method, "path": raw_path, "route": route, "headers": hdrs,
-                 "headerList": [[k, v] for k, v in headers.items()], "body": text, "json": parsed,
-                 "bodySha256": hashlib.sha256(body).hexdigest(), "time": time.time()}
-        with self.lock:
-            self.requests += 1
-            self.by_route[f"{method} {route}"] = self.by_route.get(f"{method} {route}", 0) + 1
-            self.last_request = entry
-            self.recent.append(entry)
-            del self.recent[:-20]
-        return entry
-
-    def set_faults(self, req: Any) -> dict:
-        if not isinstance(req, dict):
-            raise ValueError("expected a JSON object")
-        mode = req.get("mode", "none")
-        if mode not in FAULT_MODES:
-            raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
-        count = req.get("count")
-        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
-            raise ValueError("count must be a positive integer")
-        f = {k: v for k, v in req.items() if k not in ("mode", "count")}
-        f["mode"] = mode
-        f["count"] = count if mode != "none" else None
-        with self.lock:
-            self.faults = f
-        return dict(f)
-
-    def take_fault(self) -> dict:
-        with self.lock:
-            f = dict(self.faults)
-            if f["mode"] == "none":
-                return f
-            self.faults_applied += 1
-            if f.get("count") is not None:
-                left = f["count"] - 1
-                self.faults = {"mode": "none", "count": None} if left <= 0 else dict(self.faults, count=left)
-            return f
-
-    def reset(self) -> None:
-        with self.lock:
-            self.requests = 0
-            self.by_route = {}
-            self.last_request = None
-            self.recent = []
-            self.faults = {"mode": "none", "count": None}
-            self.faults_applied = 0
-            self.disconnects = 0
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {"requests": self.requests, "byRoute": dict(self.by_route), "lastRequest": self.last_request,
-                    "recentRequests": list(self.recent), "faults": dict(self.faults),
-                    "faultsApplied": self.faults_applied, "disconnects": self.disconnects}
+def stream_events(h: simkit.SimHandler, status: int, events: list[bytes], headers: list[tuple[str, str]],
+                  tps: float, fault: dict, error: Any) -> None:
+    """SSE answer of h (whose h.state is a simkit.SimState): one socket write per event, 1/tps s apart
+    (comment events are not paced), with the stream faults after 2 events: drop = close the
+    connection, midstream_error = `error` as the last event, stall = wait delayMs.
+    ocf_head_sim's workers stream with it too."""
+    mode = fault.get("mode", "none")
+    delay = 1.0 / tps if tps > 0 else 0.0
+    try:
+        chunked = h.begin_stream(status, headers)
+        for i, ev in enumerate(events):
+            if i == 2 and mode == "drop":
+                log.info("drop fault: closing the stream after 2 events")
+                h.abort()
+                return
+            if i == 2 and mode == "midstream_error":
+                h.wfile.write(simkit.chunk(sse(error), chunked, last=True))
+                h.wfile.flush()
+                h.close_connection = True
+                return
+            if i == 2 and mode == "stall":
+                time.sleep(max(0.0, float(fault.get("delayMs") or 0)) / 1000.0)
+            if i > 0 and delay and not ev.startswith(b":"):
+                time.sleep(delay)
+            h.wfile.write(simkit.chunk(ev, chunked, last=i == len(events) - 1))
+            h.wfile.flush()
+    except OSError:
+        h.close_connection = True
+        h.state.count_disconnect()
+        log.info("client went away mid-stream")
 
 
 # ======================================================================================
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(simkit.SimHandler):
     server_version = "openai-sim/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True  # TCP_NODELAY
-    timeout = 300
     args: argparse.Namespace
-    state: SimState
+    state: simkit.SimState
 
-    def log_message(self, fmt: str, *a: Any) -> None:
-        log.debug("%s %s", self.address_string(), fmt % a)
-
-    # ---- low-level I/O
-
-    def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(usegmt=True)}", f"Server: {self.server_version}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def send_bytes(self, status: int, body: bytes, content_type: str = "application/json",
-                   extra: list[tuple[str, str]] | None = None) -> None:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))] + (extra or [])
-        headers.append(("Access-Control-Allow-Origin", "*"))
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        self.wfile.write(self._head_bytes(status, headers) + body)
-        self.wfile.flush()
-
-    def send_json(self, status: int, obj: Any, extra: list[tuple[str, str]] | None = None) -> None:
-        self.send_bytes(status, cjson(obj), extra=extra)
-
-    def read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = bytearray()
-            while True:
-                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline(65537)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def abort(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def send_events(self, status: int, events: list[bytes], extra: list[tuple[str, str]], tps: float,
-                    fault: dict) -> None:
-        """SSE answer: chunked transfer encoding, one socket write per event."""
-        mode = fault.get("mode", "none")
-        chunked = self.request_version != "HTTP/1.0"
-        headers = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
-                   ("X-Accel-Buffering", "no")] + extra + [("Access-Control-Allow-Origin", "*")]
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        else:
-            headers.append(("Connection", "close"))
-            self.close_connection = True
-        delay = 1.0 / tps if tps > 0 else 0.0
-        try:
-            self.wfile.write(self._head_bytes(status, headers))
-            self.wfile.flush()
-            for i, ev in enumerate(events):
-                if i == 2 and mode == "drop":
-                    log.info("drop fault: closing the stream after 2 events")
-                    self.abort()
-                    return
-                if i == 2 and mode == "midstream_error":
-                    err = cjson({"error": {"message": fault.get("message") or
-                                           "The server had an error while processing your request. Sorry about that!",
-                                           "type": "server_error", "param": None, "code": None}})
-                    ev = b"data: " + err + b"\n\n"
-                    self.wfile.write((b"%x\r\n" % len(ev) + ev + b"\r\n0\r\n\r\n") if chunked else ev)
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                if i == 2 and mode == "stall":
-                    time.sleep(max(0.0, float(fault.get("delayMs") or 0)) / 1000.0)
-                if i > 0 and delay:
-                    time.sleep(delay)
-                data = ev
-                if chunked:
-                    data = b"%x\r\n" % len(ev) + ev + b"\r\n"
-                    if i == len(events) - 1:
-                        data += b"0\r\n\r\n"
-                self.wfile.write(data)
-                self.wfile.flush()
-        except OSError:
-            self.close_connection = True
-            with self.state.lock:
-                self.state.disconnects += 1
-            log.info("client went away mid-stream")
+    def cors_headers(self) -> list[tuple[str, str]]:
+        return [("Access-Control-Allow-Origin", "*")]
 
     # ---- dispatch
 
@@ -659,15 +523,6 @@ class Handler(BaseHTTPRequestHandler):
             ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
             ("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, OpenAI-Organization"),
             ("Content-Length", "0")]))
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -681,7 +536,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             route = path.rstrip("/") or "/"
             route_key = route if not route.startswith("/v1/models/") else "/v1/models/{id}"
-            self.state.record(method, self.path, route_key, self.headers, body)
+            self.state.request_log.record(method, self.path, route_key, self.headers, body)
             self._api(method, route, body)
         except ApiError as e:
             self.send_json(e.status, e.body, extra=e.headers or [("x-request-id", "req_" + uuid.uuid4().hex)])
@@ -781,7 +636,7 @@ class Handler(BaseHTTPRequestHandler):
                             param="stream_options")
         answer = builder(req, model, args.flavor, args.obfuscation)
 
-        fault = self.state.take_fault()
+        fault = self.state.faults.take()
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s", mode, route)
@@ -819,52 +674,29 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(answer.completion_tokens / tps)
             self.send_bytes(200, answer.body or b"{}", extra=self._common_headers())
             return
-        self.send_events(200, answer.events, self._common_headers(), tps, fault)
+        error = {"error": {"message": fault.get("message") or
+                           "The server had an error while processing your request. Sorry about that!",
+                           "type": "server_error", "param": None, "code": None}}
+        stream_events(self, 200, answer.events, SSE_HEADERS + self._common_headers() + self.cors_headers(), tps,
+                      fault, error)
 
-    # ---- admin
+    # ---- admin (the routes are simkit.SimHandler._admin's)
 
-    def _admin(self, method: str, path: str, body: bytes) -> None:
-        if path == "/__sim/state" and method == "GET":
-            st = self.state.snapshot()
-            st.update({"models": self.args.model_list, "flavor": self.args.flavor,
-                       "streamOptions": not self.args.no_stream_options})
-            self.send_json(200, st)
-        elif path == "/__sim/faults" and method == "POST":
-            try:
-                f = self.state.set_faults(json.loads(body or b"{}"))
-            except ValueError as e:
-                self.send_json(400, {"error": str(e)})
-                return
-            log.info("faults set to %s", f)
-            self.send_json(200, {"faults": f})
-        elif path == "/__sim/reset" and method == "POST":
-            self.state.reset()
-            self.send_json(200, {"ok": True})
-        else:
-            self.send_json(404, {"error": "unknown admin route"})
+    def admin_state(self) -> dict:
+        st = self.state.snapshot()
+        st.update({"models": self.args.model_list, "flavor": self.args.flavor,
+                   "streamOptions": not self.args.no_stream_options})
+        return st
 
+    def admin_faults(self) -> simkit.FaultSwitch:
+        return self.state.faults
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def watch_parent() -> None:
-    ppid = os.getppid()
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != ppid:
-            log.info("parent %d gone; exiting", ppid)
-            os._exit(0)
+    def admin_reset(self) -> None:
+        self.state.reset()
 
 
 def main(argv: list[str] | None = None) -> int:
-    # A parent that spawned us with these signals blocked (Swift's Foundation.Process on Linux
-    # does) leaves them blocked here too; SIGTERM would then never stop us.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
+    simkit.exit_on_signals()
 
     p = argparse.ArgumentParser(description="Simulated OpenAI-compatible provider")
     p.add_argument("--host", default="127.0.0.1")
@@ -883,26 +715,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.model_list = [m.strip() for m in args.models.split(",") if m.strip()]
 
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s openai_sim %(levelname)s %(message)s")
-    if args.exit_with_parent:
-        threading.Thread(target=watch_parent, daemon=True).start()
+    simkit.setup_process("openai_sim", args.verbose, args.exit_with_parent)
 
     Handler.args = args
-    Handler.state = SimState()
-    server = Server((args.host, args.port), Handler)
-    port = server.server_address[1]
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    url = f"http://{host}:{port}"
+    Handler.state = simkit.SimState(FAULT_MODES)
+    server = simkit.Server((args.host, args.port), Handler)
+    url = simkit.url_of(server, args.host)
     ready = {"url": url, "baseUrl": url + "/v1", "models": args.model_list, "apiKey": args.api_key,
              "flavor": args.flavor, "streamOptions": not args.no_stream_options}
-    sys.stdout.write("OPENAI READY " + json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    simkit.announce_ready("OPENAI", ready)
     log.info("serving %s on %s", ", ".join(args.model_list), url)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    simkit.serve(server)
     return 0
 
 

@@ -75,25 +75,22 @@ import logging
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
 import threading
 import time
 from datetime import datetime, timezone
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Fixtures/, for simkit
+
+import simkit  # noqa: E402  (Fixtures/simkit.py: server, admin routes, request log, faults)
+from simkit import cjson  # noqa: E402
 
 log = logging.getLogger("replicate_sim")
 
 FAULT_MODES = ("none", "fail", "slow", "5xx", "429", "drop")
 TERMINAL = ("succeeded", "failed", "canceled")
-
-
-def cjson(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def iso(t: float | None) -> str | None:
@@ -323,42 +320,8 @@ class Sim:
         self.predictions: dict[str, Prediction] = {}
         self.by_stream: dict[str, Prediction] = {}
         self.created = 0
-        self.requests = 0
-        self.by_route: dict[str, int] = {}
-        self.last_request: dict | None = None
-        self.recent: list[dict] = []
-        self.faults: dict[str, Any] = {"mode": "none", "count": None}
-        self.faults_applied = 0
-
-    def record(self, method: str, raw_path: str, route: str, headers: Any, body: bytes) -> None:
-        hdrs: dict[str, str] = {}
-        for k, v in headers.items():
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        text = body.decode("utf-8", errors="replace")
-        try:
-            parsed = json.loads(text) if body else None
-        except ValueError:
-            parsed = None
-        entry = {"method": method, "path": raw_path, "route": route, "headers": hdrs,
-                 "headerList": [[k, v] for k, v in headers.items()], "body": text, "json": parsed,
-                 "time": time.time()}
-        with self.lock:
-            self.requests += 1
-            self.by_route[f"{method} {route}"] = self.by_route.get(f"{method} {route}", 0) + 1
-            self.last_request = entry
-            self.recent.append(entry)
-            del self.recent[:-20]
-
-    def take_fault(self) -> dict:
-        with self.lock:
-            f = dict(self.faults)
-            if f["mode"] == "none":
-                return f
-            self.faults_applied += 1
-            if f.get("count") is not None:
-                left = f["count"] - 1
-                self.faults = {"mode": "none", "count": None} if left <= 0 else dict(self.faults, count=left)
-            return f
+        self.request_log = simkit.RequestLog(self.lock)
+        self.faults = simkit.FaultSwitch(FAULT_MODES, self.lock)
 
     def create(self, model: str, version: str, inp: dict, stream: bool, fault: dict) -> Prediction:
         p = Prediction(self, model, version, inp, stream, fault)
@@ -371,11 +334,20 @@ class Sim:
                          daemon=True, name="pred-" + p.id).start()
         return p
 
+    def reset(self) -> None:
+        with self.lock:
+            for p in self.predictions.values():
+                if p.status not in TERMINAL:
+                    p.cancel()
+            self.predictions.clear()
+            self.by_stream.clear()
+            self.created = 0
+            self.request_log.reset()
+            self.faults.reset()
+
     def state(self) -> dict:
         with self.lock:
-            return {"requests": self.requests, "byRoute": dict(self.by_route), "lastRequest": self.last_request,
-                    "recentRequests": list(self.recent), "faults": dict(self.faults),
-                    "faultsApplied": self.faults_applied, "predictionsCreated": self.created,
+            return {**self.request_log.snapshot(), **self.faults.snapshot(), "predictionsCreated": self.created,
                     "predictions": [{"id": p.id, "model": p.model, "status": p.status,
                                      "stream": p.stream_token is not None} for p in self.predictions.values()],
                     "models": self.args.model_list, "noStreamModels": self.args.no_stream_list}
@@ -384,63 +356,16 @@ class Sim:
 # ======================================================================================
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(simkit.SimHandler):
     server_version = "replicate-sim/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True  # TCP_NODELAY
-    timeout = 300
     sim: Sim
     streams_only = False  # True on the separate stream origin
-
-    def log_message(self, fmt: str, *a: Any) -> None:
-        log.debug("%s %s", self.address_string(), fmt % a)
-
-    def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(usegmt=True)}", f"Server: {self.server_version}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def send_bytes(self, status: int, body: bytes, content_type: str = "application/json",
-                   extra: list[tuple[str, str]] | None = None) -> None:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))] + (extra or [])
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        self.wfile.write(self._head_bytes(status, headers) + body)
-        self.wfile.flush()
-
-    def send_json(self, status: int, obj: Any, extra: list[tuple[str, str]] | None = None) -> None:
-        self.send_bytes(status, cjson(obj), extra=extra)
 
     def send_problem(self, e: Problem) -> None:
         body = {"type": "about:blank", "title": e.title, "status": e.status, "detail": e.detail,
                 "instance": urlsplit(self.path).path}
         body.update(e.extra)
         self.send_bytes(e.status, cjson(body), content_type="application/problem+json", extra=e.headers)
-
-    def read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            out = bytearray()
-            while True:
-                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline(65537)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
         try:
@@ -452,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
             route = re.sub(r"^/v1/predictions/[^/]+", "/v1/predictions/{id}", path)
             route = re.sub(r"^/v1/streams/[^/]+", "/v1/streams/{token}", route)
             route = re.sub(r"^/v1/models/[^/]+/[^/]+", "/v1/models/{owner}/{name}", route)
-            self.sim.record(method, self.path, route, self.headers, body)
+            self.sim.request_log.record(method, self.path, route, self.headers, body)
             m = re.fullmatch(r"/v1/streams/([^/]+)", path)
             if m and method == "GET":
                 self._stream(m.group(1))
@@ -594,7 +519,7 @@ class Handler(BaseHTTPRequestHandler):
         req = self._parse(body)
         inp = req.get("input")
         validate_input(inp)
-        fault = sim.take_fault()
+        fault = sim.faults.take()
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to a create for %s", mode, model)
@@ -607,11 +532,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Problem(429, "Request was throttled.", f"Request was throttled. Expected available in {ra} second.",
                           headers=[("Retry-After", ra)])
         if mode == "drop":
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.abort()
             return
         stream = req.get("stream") is True and model not in sim.args.no_stream_list
         p = sim.create(model, version, dict(inp), stream, fault)
@@ -641,17 +562,9 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 start = 0
         base_ms = int(p.created * 1000)
-        chunked = self.request_version != "HTTP/1.0"
-        headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
-                   ("X-Accel-Buffering", "no")]
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        else:
-            headers.append(("Connection", "close"))
-            self.close_connection = True
         try:
-            self.wfile.write(self._head_bytes(200, headers))
-            self.wfile.flush()
+            chunked = self.begin_stream(200, [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
+                                              ("X-Accel-Buffering", "no")])
             idx = start
             while True:
                 with p.cond:
@@ -663,13 +576,9 @@ class Handler(BaseHTTPRequestHandler):
                     seq = idx + k
                     ev = f"event: {event}\nid: {base_ms}:{seq}\n" + "".join(
                         f"data: {line}\n" for line in data.split("\n")) + "\n"
-                    raw = ev.encode("utf-8")
                     if event == "done":
                         finished = True
-                    out = (b"%x\r\n" % len(raw) + raw + b"\r\n") if chunked else raw
-                    if finished and chunked:
-                        out += b"0\r\n\r\n"
-                    self.wfile.write(out)
+                    self.wfile.write(simkit.chunk(ev.encode("utf-8"), chunked, last=finished))
                     self.wfile.flush()
                     if finished:
                         return
@@ -678,76 +587,24 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             log.info("stream client went away")
 
-    # ---- admin
+    # ---- admin (the routes are simkit.SimHandler._admin's)
 
-    def _admin(self, method: str, path: str, body: bytes) -> None:
-        sim = self.sim
-        if path == "/__sim/state" and method == "GET":
-            self.send_json(200, sim.state())
-        elif path == "/__sim/faults" and method == "POST":
-            try:
-                req = json.loads(body or b"{}")
-                if not isinstance(req, dict):
-                    raise ValueError("expected a JSON object")
-                mode = req.get("mode", "none")
-                if mode not in FAULT_MODES:
-                    raise ValueError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
-                count = req.get("count")
-                if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
-                    raise ValueError("count must be a positive integer")
-            except ValueError as e:
-                self.send_json(400, {"error": str(e)})
-                return
-            f = {k: v for k, v in req.items() if k not in ("mode", "count")}
-            f.update({"mode": mode, "count": count if mode != "none" else None})
-            with sim.lock:
-                sim.faults = f
-            log.info("faults set to %s", f)
-            self.send_json(200, {"faults": f})
-        elif path == "/__sim/reset" and method == "POST":
-            with sim.lock:
-                for p in sim.predictions.values():
-                    if p.status not in TERMINAL:
-                        p.cancel()
-                sim.predictions.clear()
-                sim.by_stream.clear()
-                sim.created = 0
-                sim.requests = 0
-                sim.by_route = {}
-                sim.last_request = None
-                sim.recent = []
-                sim.faults = {"mode": "none", "count": None}
-                sim.faults_applied = 0
-            self.send_json(200, {"ok": True})
-        else:
-            self.send_json(404, {"error": "unknown admin route"})
+    def admin_state(self) -> dict:
+        return self.sim.state()
+
+    def admin_faults(self) -> simkit.FaultSwitch:
+        return self.sim.faults
+
+    def admin_reset(self) -> None:
+        self.sim.reset()
 
 
 class StreamHandler(Handler):
     streams_only = True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-def watch_parent() -> None:
-    ppid = os.getppid()
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != ppid:
-            log.info("parent %d gone; exiting", ppid)
-            os._exit(0)
-
-
 def main(argv: list[str] | None = None) -> int:
-    # A parent that spawned us with these signals blocked (Swift's Foundation.Process on Linux
-    # does) leaves them blocked here too; SIGTERM would then never stop us.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
+    simkit.exit_on_signals()
 
     p = argparse.ArgumentParser(description="Simulated Replicate predictions API")
     p.add_argument("--host", default="127.0.0.1")
@@ -771,31 +628,23 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"model {m!r} is not owner/name")
     args.processing_seconds = max(0.0, args.processing_seconds)
 
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s replicate_sim %(levelname)s %(message)s")
-    if args.exit_with_parent:
-        threading.Thread(target=watch_parent, daemon=True).start()
+    simkit.setup_process("replicate_sim", args.verbose, args.exit_with_parent)
 
     sim = Sim(args)
     Handler.sim = sim
-    server = Server((args.host, args.port), Handler)
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
-    sim.base_url = f"http://{host}:{server.server_address[1]}"
+    server = simkit.Server((args.host, args.port), Handler)
+    sim.base_url = simkit.url_of(server, args.host)
     sim.stream_base = sim.base_url
     if args.stream_origin == "separate":
-        sserver = Server((args.host, 0), StreamHandler)
-        sim.stream_base = f"http://{host}:{sserver.server_address[1]}"
+        sserver = simkit.Server((args.host, 0), StreamHandler)
+        sim.stream_base = simkit.url_of(sserver, args.host)
         threading.Thread(target=sserver.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     ready = {"url": sim.base_url, "streamUrl": sim.stream_base, "models": args.model_list,
              "noStreamModels": args.no_stream_list, "token": args.token,
              "processingSeconds": args.processing_seconds}
-    sys.stdout.write("REPLICATE READY " + json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    simkit.announce_ready("REPLICATE", ready)
     log.info("serving %s on %s", ", ".join(args.all_models), sim.base_url)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+    simkit.serve(server)
     return 0
 
 

@@ -53,27 +53,26 @@ import json
 import logging
 import os
 import re
-import socket
 import struct
-import signal
 import sys
 import threading
 import time
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Fixtures/, for simkit
 
 import eth_abi  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_account.messages import encode_defunct, encode_typed_data  # noqa: E402
 from eth_utils import function_signature_to_4byte_selector, is_hex_address, keccak, to_checksum_address  # noqa: E402
 
+import simkit  # noqa: E402  (Fixtures/simkit.py: server, admin routes, faults)
 from chain import Chain  # noqa: E402  (Fixtures/zerog/chain.py)
+from simkit import cjson  # noqa: E402
 
 try:  # RevertError is raised by Chain.call on a revert
     from chain import RevertError  # noqa: E402
@@ -130,11 +129,6 @@ def to_0g(neuron: int) -> str:
 
 def sha256hex(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
-
-
-def cjson(obj: Any) -> bytes:
-    """Compact JSON, UTF-8 (not ASCII-escaped)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def words(text: str) -> list[str]:
@@ -293,7 +287,7 @@ class Sim:
         self.billed_count = 0
         self.last_request: dict | None = None
         self.recent_requests: list[dict] = []
-        self.faults: dict[str, Any] = {"mode": "none", "count": None, "delayMs": 0}
+        self.faults = simkit.FaultSwitch(FAULT_MODES, self.lock, defaults={"delayMs": 0})
         self._service_cache: tuple[float, dict] | None = None
         self._account_cache: dict[str, tuple[float, dict | None]] = {}
         self._recover_cache: dict[bytes, str] = {}
@@ -403,20 +397,6 @@ class Sim:
             if len(self.signatures) > 20000:
                 for k in list(self.signatures)[:5000]:
                     del self.signatures[k]
-
-    # ---- faults
-
-    def take_fault(self) -> dict:
-        """The fault to apply to this billed request (and consume one count)."""
-        with self.lock:
-            f = dict(self.faults)
-            if f["mode"] == "none":
-                return f
-            if f["count"] is not None:
-                self.faults["count"] = f["count"] - 1
-                if self.faults["count"] <= 0:
-                    self.faults = {"mode": "none", "count": None, "delayMs": 0}
-            return f
 
     # ---- session validation (order of the Go broker's ValidateSession)
 
@@ -692,7 +672,7 @@ class Sim:
                 "requestCount": self.request_count, "billedCount": self.billed_count,
                 "disconnects": self.disconnects,
                 "lastRequest": self.last_request, "recentRequests": list(self.recent_requests),
-                "faults": dict(self.faults), "settlements": list(self.settlements[-50:]),
+                "faults": dict(self.faults.current), "settlements": list(self.settlements[-50:]),
                 "signatureCount": len(self.signatures),
             }
 
@@ -933,81 +913,29 @@ BILLED_ROUTES = {
 # --------------------------------------------------------------------------------------
 # HTTP
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(simkit.SimHandler):
     server_version = "zg-provider-sim/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 300  # idle keep-alive connections
+    json_type = "application/json; charset=utf-8"
     sim: Sim  # set on the class at start-up
 
-    def log_message(self, fmt: str, *a: Any) -> None:  # noqa: D401
-        log.debug("%s %s", self.address_string(), fmt % a)
-
-    # ---- low-level I/O
-
-    def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(usegmt=True)}",
-                 f"Server: {self.server_version}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def _cors(self) -> list[tuple[str, str]]:
+    def cors_headers(self) -> list[tuple[str, str]]:
         return [("Access-Control-Allow-Origin", "*"),
                 ("Access-Control-Expose-Headers", "ZG-Res-Key, Provider, Retry-After")]
-
-    def send_bytes(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
-                   extra: list[tuple[str, str]] | None = None) -> None:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-        headers += extra or []
-        headers += self._cors()
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        self.wfile.write(self._head_bytes(status, headers) + body)
-        self.wfile.flush()
-
-    def send_json(self, status: int, obj: Any, extra: list[tuple[str, str]] | None = None) -> None:
-        self.send_bytes(status, cjson(obj), extra=extra)
 
     def send_error_json(self, e: GateError) -> None:
         self.send_json(e.status, {"error": e.text})
 
-    def read_body(self) -> bytes:
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            out = bytearray()
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline(65537)
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
     # ---- dispatch
 
     def do_OPTIONS(self) -> None:
-        headers = self._cors() + [("Access-Control-Allow-Methods", "POST, OPTIONS, GET, PUT, DELETE, PATCH"),
-                                  ("Access-Control-Allow-Headers", "Content-Type, Authorization, Accept, Origin"),
-                                  ("Content-Length", "0")]
+        headers = self.cors_headers() + [
+            ("Access-Control-Allow-Methods", "POST, OPTIONS, GET, PUT, DELETE, PATCH"),
+            ("Access-Control-Allow-Headers", "Content-Type, Authorization, Accept, Origin"),
+            ("Content-Length", "0")]
         self.wfile.write(self._head_bytes(204, headers))
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
         body = self.read_body() if method in ("POST", "PUT", "DELETE") else b""
@@ -1093,7 +1021,7 @@ class Handler(BaseHTTPRequestHandler):
         chat_uuid = str(uuid.uuid4())
         answer = builder(req, model, chat_uuid)
 
-        fault = sim.take_fault()
+        fault = sim.faults.take()
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s (chat %s)", mode, route, chat_uuid)
@@ -1120,29 +1048,18 @@ class Handler(BaseHTTPRequestHandler):
                 drop: bool, bad: bool) -> None:
         sim = self.sim
         events = answer.events or []
-        chunked = self.request_version != "HTTP/1.0"
-        headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")] + extra + self._cors()
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        else:
-            headers.append(("Connection", "close"))
-            self.close_connection = True
+        headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")] + extra + self.cors_headers()
         delay = 1.0 / sim.tps if sim.tps > 0 else 0.0
-        connected = True
+        connected, chunked = True, False
         try:
-            self.wfile.write(self._head_bytes(200, headers))
-            self.wfile.flush()
+            chunked = self.begin_stream(200, headers)
         except OSError:
             connected = False
         full = b"".join(events)
         for i, ev in enumerate(events):
             if drop and i == 2:
                 log.info("drop fault: closing stream %s after 2 chunks", answer.chat_id)
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.abort()
                 return
             if i > 0 and delay:
                 time.sleep(delay)
@@ -1152,13 +1069,8 @@ class Handler(BaseHTTPRequestHandler):
                 sim.store_signature(answer.chat_id, req_body, full, bad)
             if not connected:
                 continue
-            data = ev
-            if chunked:
-                data = b"%x\r\n" % len(ev) + ev + b"\r\n"
-                if last:
-                    data += b"0\r\n\r\n"
             try:
-                self.wfile.write(data)
+                self.wfile.write(simkit.chunk(ev, chunked, last))
                 self.wfile.flush()
             except OSError:
                 connected = False
@@ -1169,10 +1081,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _record_request(self, method: str, path: str, body: bytes) -> None:
         sim = self.sim
-        hdrs: dict[str, str] = {}
-        for k, v in self.headers.items():
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        entry = {"method": method, "path": self.path, "headers": hdrs,
+        entry = {"method": method, "path": self.path, "headers": simkit.fold_headers(self.headers),
                  "body": body.decode("utf-8", errors="replace"), "bodySha256": sha256hex(body),
                  "time": time.time()}
         with sim.lock:
@@ -1228,58 +1137,34 @@ class Handler(BaseHTTPRequestHandler):
             raise GateError("you can only query your own unsettled fee", 403)
         self.send_json(200, {"userAddress": authed, "unsettledFee": str(sim.unsettled_of(to_checksum_address(authed)))})
 
-    # ---- admin
+    # ---- admin (/__sim/state, /__sim/faults and /__sim/reset are simkit.SimHandler._admin's)
 
-    def _admin(self, method: str, path: str, body: bytes) -> None:
+    def admin_state(self) -> dict:
+        return self.sim.state()
+
+    def admin_faults(self) -> simkit.FaultSwitch:
+        return self.sim.faults
+
+    def admin_reset(self) -> None:  # the request log and faults; not money
         sim = self.sim
-        if path == "/__sim/state" and method == "GET":
-            self.send_json(200, sim.state())
-        elif path == "/__sim/faults" and method == "POST":
-            try:
-                req = json.loads(body or b"{}")
-            except ValueError as e:
-                raise GateError(f"bad JSON: {e}")
-            mode = req.get("mode", "none")
-            if mode not in FAULT_MODES:
-                raise GateError(f"unknown fault mode {mode!r}; one of {', '.join(FAULT_MODES)}")
-            count = req.get("count")
-            if count is not None and (not isinstance(count, int) or count < 1):
-                raise GateError("count must be a positive integer")
-            delay = req.get("delayMs", 0) or 0
-            with sim.lock:
-                sim.faults = {"mode": mode, "count": count if mode != "none" else None, "delayMs": delay}
-                f = dict(sim.faults)
-            log.info("faults set to %s", f)
-            self.send_json(200, {"faults": f})
-        elif path == "/__sim/settle" and method == "POST":
-            settled = sim.settle_all()
-            st = sim.state()
-            self.send_json(200, {"settled": {u: str(v) for u, v in settled.items()},
-                                 "totalSettled": st["settled"], "unsettled": st["unsettled"]})
-        elif path == "/__sim/reset" and method == "POST":
-            with sim.lock:
-                sim.request_count = 0
-                sim.last_request = None
-                sim.recent_requests = []
-                sim.faults = {"mode": "none", "count": None, "delayMs": 0}
-            self.send_json(200, {"ok": True})
-        else:
-            self.send_json(404, {"error": "unknown admin route"})
+        with sim.lock:
+            sim.request_count = 0
+            sim.last_request = None
+            sim.recent_requests = []
+            sim.faults.reset()
+
+    def admin_route(self, method: str, path: str, body: bytes) -> bool:
+        if path != "/__sim/settle" or method != "POST":
+            return False
+        settled = self.sim.settle_all()
+        st = self.sim.state()
+        self.send_json(200, {"settled": {u: str(v) for u, v in settled.items()},
+                             "totalSettled": st["settled"], "unsettled": st["unsettled"]})
+        return True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Server(simkit.Server):
     request_queue_size = 64
-
-
-def watch_parent() -> None:
-    ppid = os.getppid()
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != ppid:
-            log.info("parent %d gone; exiting", ppid)
-            os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1299,10 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
 
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s provider_sim %(levelname)s %(message)s")
-    if args.exit_with_parent:
-        threading.Thread(target=watch_parent, daemon=True).start()
+    simkit.setup_process("provider_sim", args.verbose, args.exit_with_parent, parent_poll=0.5)
 
     sim = Sim(args)
     try:
@@ -1322,17 +1204,13 @@ def main(argv: list[str] | None = None) -> int:
 
     Handler.sim = sim
     server = Server((args.host, args.port), Handler)
-    port = server.server_address[1]
-    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     threading.Thread(target=sim.settlement_loop, daemon=True, name="settlement").start()
-    ready = {"url": f"http://{host}:{port}", "provider": sim.provider, "teeSigner": sim.tee_signer, "model": model}
-    sys.stdout.write("PROVIDER READY " + json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    ready = {"url": simkit.url_of(server, args.host), "provider": sim.provider, "teeSigner": sim.tee_signer,
+             "model": model}
+    simkit.announce_ready("PROVIDER", ready)
     log.info("serving %s for provider %s (tee %s) on chain %d", model, sim.provider, sim.tee_signer, sim.chain_id)
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
+        simkit.serve(server)
     finally:
         sim.stopping.set()
         sim.settle_event.set()
@@ -1340,10 +1218,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # A parent that spawned this process from a thread with these signals blocked (Swift's
-    # Foundation.Process on Linux does) leaves them blocked here too; SIGTERM would then never stop it.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    simkit.exit_on_signals(hup=False)
     sys.exit(main())

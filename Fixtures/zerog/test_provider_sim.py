@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import re
-import select
 import socket
 import subprocess
 import sys
@@ -28,7 +27,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 import eth_abi  # noqa: E402
@@ -38,9 +36,9 @@ from eth_utils import function_signature_to_4byte_selector as selector, keccak, 
 
 from chain import Chain  # noqa: E402
 import world  # noqa: E402
+from testkit import ROOT, Proc, check, counts, eq, log, make_token, ok, request  # noqa: E402
 
 PY = sys.executable
-VERBOSE = "-v" in sys.argv
 E18 = 10 ** 18
 
 # prices (neuron per token) of the two simulated providers
@@ -52,78 +50,7 @@ MODEL_B = "sim/echo-b"
 ACCOUNT_T = "(address,address,uint256,uint256,uint256,(uint256,uint256,uint256,bool)[],string,bool,uint256,uint256,uint256)"
 LEDGER_T = "(address,uint256,uint256,string)"
 
-RESULTS: list[tuple[str, bool, str, float]] = []
 T0 = time.monotonic()
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def check(name: str):
-    """Decorator: run a check, record pass/fail and its time."""
-    def deco(fn):
-        t = time.monotonic()
-        try:
-            fn()
-            RESULTS.append((name, True, "", time.monotonic() - t))
-            print(f"PASS {name} ({(time.monotonic() - t) * 1000:.0f} ms)", flush=True)
-        except Exception as e:  # noqa: BLE001
-            detail = f"{type(e).__name__}: {e}"
-            RESULTS.append((name, False, detail, time.monotonic() - t))
-            print(f"FAIL {name}: {detail}", flush=True)
-            if VERBOSE:
-                traceback.print_exc()
-        return fn
-    return deco
-
-
-def eq(a, b, what=""):
-    if a != b:
-        raise AssertionError(f"{what}: expected {b!r}, got {a!r}")
-
-
-def ok(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-# --------------------------------------------------------------------------------------
-# processes
-
-class Proc:
-    def __init__(self, args: list[str], marker: str, timeout: float = 60):
-        self.p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.stderr_lines: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while True:
-            r, _, _ = select.select([self.p.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            if not r:
-                self.stop()
-                raise RuntimeError(f"{marker} not seen within {timeout}s; stderr:\n" + "".join(self.stderr_lines[-30:]))
-            line = self.p.stdout.readline()
-            if not line:
-                time.sleep(0.2)
-                raise RuntimeError(f"process exited ({self.p.poll()}) before {marker}; stderr:\n"
-                                   + "".join(self.stderr_lines[-30:]))
-            if line.startswith(marker + " "):
-                self.ready = json.loads(line[len(marker) + 1:])
-                break
-
-    def _drain(self):
-        for line in self.p.stderr:
-            self.stderr_lines.append(line)
-            if VERBOSE:
-                sys.stderr.write("    | " + line)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
 
 
 def free_port() -> int:
@@ -136,19 +63,6 @@ def free_port() -> int:
 
 # --------------------------------------------------------------------------------------
 # HTTP helpers
-
-def request(base: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-            timeout: float = 30):
-    u = urlsplit(base)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    h = {"Content-Type": "application/json"} if body is not None else {}
-    h.update(headers or {})
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-
 
 def post_json(base, path, obj, auth=None, raw: bytes | None = None):
     body = raw if raw is not None else json.dumps(obj).encode()
@@ -170,25 +84,6 @@ def parse_sse(raw: bytes) -> list:
 
 # --------------------------------------------------------------------------------------
 # 0G helpers (independent of the simulator)
-
-def make_token(key: str, provider: str, *, generation: int = 0, token_id: int = 255,
-               expires_at: int | None = None, timestamp: int | None = None, address: str | None = None,
-               sign_key: str | None = None, v_offset: int = 0, nonce: str | None = None) -> str:
-    """Authorization header exactly as PROTOCOL.md §3.2 (JSON.stringify key order)."""
-    acct = Account.from_key(key)
-    now_ms = int(time.time() * 1000)
-    ts = now_ms if timestamp is None else timestamp
-    exp = (ts + 3600 * 1000) if expires_at is None else expires_at
-    obj = {"address": address or acct.address, "provider": provider, "timestamp": ts, "expiresAt": exp,
-           "nonce": nonce or f"{now_ms}-{os.urandom(4).hex()}".ljust(32, "0"), "generation": generation,
-           "tokenId": token_id}
-    raw = json.dumps(obj, separators=(",", ":")).encode()
-    h = keccak(raw)
-    sig = bytearray(Account.sign_message(encode_defunct(primitive=h), sign_key or key).signature)
-    ok(sig[64] in (27, 28), "eth-account signature v must be 27/28")
-    sig[64] -= v_offset
-    return "Bearer app-sk-" + base64.b64encode(raw + b"|" + ("0x" + bytes(sig).hex()).encode()).decode()
-
 
 def raw_auth(payload: bytes) -> str:
     return "Bearer app-sk-" + base64.b64encode(payload).decode()
@@ -1067,8 +962,7 @@ def main() -> int:
         for p in ("sim_a", "sim_b", "devchain"):
             if hasattr(ENV, p):
                 getattr(ENV, p).stop()
-    passed = sum(1 for r in RESULTS if r[1])
-    failed = len(RESULTS) - passed
+    passed, failed = counts()
     total = time.monotonic() - T0
     print(f"setup {setup_s:.2f}s, checks {total - setup_s:.2f}s, total {total:.2f}s")
     print(f"{passed} passed, {failed} failed")
