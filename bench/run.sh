@@ -12,8 +12,7 @@
 # through these paths:
 #   direct                 the zero-latency fake upstream itself (nginx `return 200` JSON; fake_sse.py for SSE)
 #   nginx                  an nginx reverse proxy (keepalive upstream, proxy_buffering off for SSE) in front of it
-#   zgproxy-openai         zgproxy's OpenAI-compatible backend: NOT IMPLEMENTED YET when this was written, so the
-#                          slot is skipped by default; BENCH_OPENAI_BACKEND=1 configures endpoints (ZGPROXY_CONFIG,
+#   zgproxy-openai         zgproxy's OpenAI-compatible backend (BENCH_OPENAI_BACKEND=0 skips it); configures endpoints (ZGPROXY_CONFIG,
 #                          type "openai") in front of the same fakes and measures it
 #   zgproxy-0g-fake        zgproxy's 0G backend (catalog, app-sk session token, metering, usage recording)
 #                          in front of a provider registered on the sandbox chain whose URL is the same
@@ -26,7 +25,7 @@
 #
 # Knobs (environment): BENCH_DURATION (5 s per wrk run), BENCH_REPEAT (3 wrk runs per cell, lowest p99 kept), BENCH_RATE (1000), BENCH_LOW_RATE (25), BENCH_SIM_RATE (40), BENCH_STREAMS (1000),
 # BENCH_CHUNKS (20), BENCH_GAP_MS (200), BENCH_RAMP (500 streams opened per second), BENCH_STREAM_TIMEOUT (60), BENCH_SIM_STREAMS (32), BENCH_SIM_TPS (50),
-# BENCH_OPENAI_BACKEND (0; 1 fills the zgproxy-openai slot, see above), BENCH_LITELLM (1; 0 skips), BENCH_PROFILE (1: perf profiles of zgproxy), BENCH_SKIP_BUILD (0), BENCH_OUT (bench/results/<timestamp>).
+# BENCH_OPENAI_BACKEND (1; 0 skips the zgproxy-openai path), BENCH_LITELLM (1; 0 skips), BENCH_PROFILE (1: perf profiles of zgproxy), BENCH_SKIP_BUILD (0), BENCH_OUT (bench/results/<timestamp>).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +45,7 @@ SIM_STREAMS=${BENCH_SIM_STREAMS:-32}
 SIM_TPS=${BENCH_SIM_TPS:-50}
 RAMP=${BENCH_RAMP:-500}
 FAST_STREAMS=${BENCH_FAST_STREAMS:-8}
-OPENAI_BACKEND=${BENCH_OPENAI_BACKEND:-0}
+OPENAI_BACKEND=${BENCH_OPENAI_BACKEND:-1}
 WANT_LITELLM=${BENCH_LITELLM:-1}
 OUT=${BENCH_OUT:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}
 SCRATCH="$ROOT/.build-release"
@@ -233,9 +232,9 @@ say "registering zero-latency fake 0G providers on the sandbox chain (bench-json
     --model bench-sse-fast > "$WORK/fake-sse-fast.json"
 SIM_AUTH=$("$PY" "$BENCH/zg_setup.py" token --key "$WALLET_KEY" --provider "$SIM_PROVIDER")
 
-# ---- SLOT: zgproxy's OpenAI-compatible backend (the fakes as "openai" endpoints; only with BENCH_OPENAI_BACKEND=1)
+# ---- zgproxy's OpenAI-compatible backend (the fakes as "openai" endpoints)
 ZG_EXTRA_ENV=()
-OPENAI_SKIP="OpenAI-compatible backend not implemented yet (BENCH_OPENAI_BACKEND=1 measures one once it is)"
+OPENAI_SKIP="OpenAI-compatible backend skipped (BENCH_OPENAI_BACKEND=0)"
 if [ "$OPENAI_BACKEND" = 1 ]; then
     cat > "$WORK/zgproxy-endpoints.json" <<EOF
 {"endpoints": [
@@ -250,7 +249,7 @@ fi
 
 start_zgproxy() { # port verify-mode log
     env -i PATH="$PATH" HOME="$HOME" "${ZG_EXTRA_ENV[@]}" ZG_NETWORK=custom ZG_CHAIN_RPC="$RPC" ZG_LEDGER_CONTRACT="$LEDGER" \
-        ZG_INFERENCE_CONTRACT="$INFERENCE" PRIVATE_KEY="$WALLET_KEY" AUTH_TOKEN=bench HOST=127.0.0.1 PORT="$1" \
+        ZG_INFERENCE_CONTRACT="$INFERENCE" PRIVATE_KEY="$WALLET_KEY" AUTH_TOKEN=bench HOST=127.0.0.1 PORT="$1" DATA_DIR="$WORK/data-$1" \
         ZG_VERIFY="$2" "$ZGPROXY" serve --env-file /nonexistent > "$3" 2>&1 &
     PIDS+=($!)
     ZG_PID=$!
@@ -310,7 +309,7 @@ cfg = {
     t("direct", port=$P_UP, path="/v1/chat/completions", body='''$(body bench-model)'''),
     t("nginx", port=$P_RELAY, path="/v1/chat/completions", body='''$(body bench-model)''', pid=$NGINX_RELAY_PID,
       upstream_port=$P_UP),
-    # SLOT: the OpenAI-compatible backend (skipped unless BENCH_OPENAI_BACKEND=1)
+    # The OpenAI-compatible backend (BENCH_OPENAI_BACKEND=0 skips it)
     t("zgproxy-openai", skip=openai_skip, body='''$(body bench-openai-json)''', upstream_port=$P_UP, **zg),
     t("zgproxy-0g-fake", body='''$(body bench-json)''', upstream_port=$P_UP, **zg),
     t("litellm", port=$P_LITE, path="/v1/chat/completions", auth="$LITE_AUTH", body='''$(body bench-json)''',

@@ -1,3 +1,4 @@
+import Foundation
 import EVM
 import Testing
 @testable import ZGBroker
@@ -44,6 +45,19 @@ struct FeeAndUsageTests {
         #expect(Usage(json: ["input_tokens": 4, "output_tokens": 1]) == Usage(promptTokens: 4, completionTokens: 1))
         #expect(Usage(json: NSNullValue()) == nil)
         #expect(Usage(json: ["completion_tokens": 3]) == nil)
+    }
+
+    @Test("the byte scan of a usage object agrees with the full parse", arguments: [
+        #"{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}"#,
+        #"{"prompt_tokens": 120, "completion_tokens": 30, "prompt_tokens_details": {"cached_tokens": 100}, "completion_tokens_details": {"reasoning_tokens": 9}}"#,
+        #"{"completion_tokens_details":{"reasoning_tokens":2},"prompt_tokens_details":{"cached_tokens":500},"prompt_tokens":40,"completion_tokens":3}"#,
+        #"{"input_tokens":5,"output_tokens":6,"input_tokens_details":{"cached_tokens":1}}"#,
+        #"{"prompt_tokens":8}"#,
+        #"{"total_tokens":3}"#,
+    ])
+    func usageByteScan(_ text: String) throws {
+        let parsed = Usage(json: try JSONSerialization.jsonObject(with: Data(text.utf8)))
+        #expect(Usage(jsonBytes: Array(text.utf8)[...]) == parsed)
     }
 
     @Test("the SSE scanner finds the terminal usage, the id, [DONE] and errors, across any split")

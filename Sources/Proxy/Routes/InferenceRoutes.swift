@@ -243,7 +243,7 @@ struct InferenceRoutes: Sendable {
         headers[.contentType] = opened.response.headers.first(name: "content-type") ?? "application/json"
         // Only the two members billing needs are decoded; the answer goes out as received.
         let indexed = try? JSONBody(answer)
-        let usage = Usage(json: indexed?.value("usage"))
+        let usage = indexed?.raw("usage").flatMap { Usage(jsonBytes: $0) }
         let chatID = exchange.chatIDHeader ?? indexed?.string("id")
         return Response(
             status: .ok, headers: headers,

@@ -87,6 +87,7 @@ public final class HealthTracker<Key: Hashable & Sendable>: Sendable {
     /// (unknown latency counts as the average of the known ones), keeping the given order
     /// (for example by price) among equals.
     public func rank<T>(_ candidates: [T], key: (T) -> Key) -> [T] {
+        guard candidates.count > 1 else { return candidates }
         let now = ContinuousClock.now
         let snapshots = state.withLock { all in candidates.map { all[key($0)] ?? Snapshot() } }
         let known = snapshots.compactMap(\.latencyMillis)

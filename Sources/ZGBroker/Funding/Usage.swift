@@ -39,4 +39,39 @@ public struct Usage: Sendable, Hashable, Codable {
             reasoningTokens: max(0, int(completionDetails?["reasoning_tokens"]) ?? 0)
         )
     }
+
+    /// Reads a `usage` object from its raw JSON bytes without building a dictionary: the
+    /// counts are whole numbers after fixed keys, so a byte scan finds them (the gateway does
+    /// this for every answer). Falls back to a full parse for shapes it does not recognise.
+    public init?(jsonBytes bytes: ArraySlice<UInt8>) {
+        func number(after key: [UInt8]) -> Int? {
+            guard let start = ByteSearch.firstIndex(of: key, in: bytes) else { return nil }
+            var index = start + key.count
+            while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: ":") { index += 1 }
+            var value = 0
+            var digits = 0
+            while index < bytes.endIndex, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), digits < 15 {
+                value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        guard let prompt = number(after: Self.promptKey) ?? number(after: Self.inputKey) else {
+            self.init(json: try? JSONSerialization.jsonObject(with: Data(bytes)))
+            return
+        }
+        let completion = number(after: Self.completionKey) ?? number(after: Self.outputKey) ?? 0
+        self.init(
+            promptTokens: prompt, completionTokens: completion, cachedTokens: min(number(after: Self.cachedKey) ?? 0, prompt),
+            reasoningTokens: number(after: Self.reasoningKey) ?? 0
+        )
+    }
+
+    private static let promptKey = Array(#""prompt_tokens""#.utf8)
+    private static let inputKey = Array(#""input_tokens""#.utf8)
+    private static let completionKey = Array(#""completion_tokens""#.utf8)
+    private static let outputKey = Array(#""output_tokens""#.utf8)
+    private static let cachedKey = Array(#""cached_tokens""#.utf8)
+    private static let reasoningKey = Array(#""reasoning_tokens""#.utf8)
 }
