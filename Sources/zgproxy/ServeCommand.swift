@@ -78,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
         // Each open stream holds a connection: the default of 8 per host would queue the rest.
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = proxyConfiguration.upstreamConnectionsPerHost
         clientConfiguration.decompression = .disabled
+        // No tracer is bootstrapped; without this AHC still builds span attributes (parsing the
+        // URL again) for the no-op default on every request.
+        clientConfiguration.tracing.tracer = nil
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             let broker = try await ZGBroker.connect(configuration: brokerConfiguration, httpClient: httpClient, logger: logger)

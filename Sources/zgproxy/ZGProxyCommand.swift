@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import NIOPosix
 
 /// `zgproxy`: an OpenAI-compatible gateway to the 0G Compute Network, and the tools to run it.
 @main
@@ -36,12 +34,6 @@ struct ZGProxyCommand: AsyncParsableCommand {
             command = try parseAsRoot()
         } catch {
             exit(withError: error)
-        }
-        if command is ServeCommand, ProcessInfo.processInfo.environment["ZGPROXY_NIO_EXECUTOR"] != "0" {
-            // The gateway's tasks then run on the event loops that do its I/O (the server, the
-            // upstream client, the database), without a hop to Swift's own pool and back on
-            // every await. Still on the main thread here, before any task ran, as NIO requires.
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -124,4 +124,5 @@ extension HTTPField.Name {
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
     /// Picks the backend endpoint by name or host (within the configured ones only).
     static let hostFinal = HTTPField.Name("x-host-final")!
+    static let apiKey = HTTPField.Name("x-api-key")!
 }

@@ -135,11 +135,19 @@ enum ClientAddress {
 }
 
 extension Request {
-    /// `Authorization: Bearer …` or `x-api-key`, trimmed.
+    /// `Authorization: Bearer …` or `x-api-key`, without surrounding spaces.
     var credential: Substring? {
-        if let header = headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " {
-            return Substring(header.dropFirst(7).trimmingCharacters(in: .whitespaces))
+        if let header = headers[.authorization], header.utf8.count > 7 {
+            let scheme = header.utf8.prefix(7)
+            if scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) { return Self.trimmed(header.dropFirst(7)) }
         }
-        return headers[HTTPField.Name("x-api-key")!].map { Substring($0.trimmingCharacters(in: .whitespaces)) }
+        return headers[.apiKey].map { Self.trimmed($0[...]) }
+    }
+
+    private static func trimmed(_ text: Substring) -> Substring {
+        var slice = text
+        while slice.first == " " || slice.first == "\t" { slice = slice.dropFirst() }
+        while slice.last == " " || slice.last == "\t" { slice = slice.dropLast() }
+        return slice
     }
 }

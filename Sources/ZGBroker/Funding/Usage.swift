@@ -40,9 +40,10 @@ public struct Usage: Sendable, Hashable, Codable {
         )
     }
 
-    /// Reads a `usage` object from its raw JSON bytes without building a dictionary: the
-    /// counts are whole numbers after fixed keys, so a byte scan finds them (the gateway does
-    /// this for every answer). Falls back to a full parse for shapes it does not recognise.
+    /// Reads the usage counts from raw JSON bytes (a `usage` object, or a whole answer) without
+    /// building a dictionary: the counts are whole numbers after fixed quoted keys, which cannot
+    /// occur inside a JSON string (its quotes are escaped), so a byte scan finds them. The
+    /// gateway does this for every answer. nil without a prompt (or input) count, as ``init(json:)``.
     public init?(jsonBytes bytes: ArraySlice<UInt8>) {
         func number(after key: [UInt8]) -> Int? {
             guard let start = ByteSearch.firstIndex(of: key, in: bytes) else { return nil }
@@ -57,10 +58,7 @@ public struct Usage: Sendable, Hashable, Codable {
             }
             return digits > 0 ? value : nil
         }
-        guard let prompt = number(after: Self.promptKey) ?? number(after: Self.inputKey) else {
-            self.init(json: try? JSONSerialization.jsonObject(with: Data(bytes)))
-            return
-        }
+        guard let prompt = number(after: Self.promptKey) ?? number(after: Self.inputKey) else { return nil }
         let completion = number(after: Self.completionKey) ?? number(after: Self.outputKey) ?? 0
         self.init(
             promptTokens: prompt, completionTokens: completion, cachedTokens: min(number(after: Self.cachedKey) ?? 0, prompt),
