@@ -15,6 +15,9 @@ public struct SSEUsageScanner: Sendable {
     /// `data:` events seen (not counting `[DONE]`): about one generated token each.
     public private(set) var dataEvents = 0
     private var pending: [UInt8] = []
+    /// The id is read from the first event only: a stream whose events carry none must not
+    /// cost a JSON parse per event.
+    private var lookedForID = false
 
     public init() {}
 
@@ -57,7 +60,9 @@ public struct SSEUsageScanner: Sendable {
         dataEvents += 1
         let mentionsUsage = ByteSearch.contains(Self.usageKey, in: payload)
         let mentionsError = ByteSearch.contains(Self.errorKey, in: payload)
-        guard mentionsUsage || mentionsError || streamID == nil else { return }
+        let wantsID = !lookedForID
+        lookedForID = true
+        guard mentionsUsage || mentionsError || wantsID else { return }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else { return }
         if streamID == nil, let id = object["id"] as? String { streamID = id }
         if mentionsUsage, let found = Usage(json: object["usage"]) { usage = found }
