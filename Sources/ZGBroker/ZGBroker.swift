@@ -23,6 +23,7 @@ public final class ZGBroker: Sendable {
     public let providers: ProviderClient
     public let verifier: ResponseVerifier
     public let funder: AutoFunder
+    let feeSchedules = FeeScheduleCache()
     public let health: HealthTracker<Address>
     public let inference: InferenceClient
     private let logger: Logger
@@ -71,7 +72,7 @@ public final class ZGBroker: Sendable {
     /// The fee of a response by `service`, metered locally for the funder's fallback.
     @discardableResult
     public func meter(service: Service, usage: Usage) -> UInt256 {
-        let fee = FeeSchedule(service: service).fee(for: usage)
+        let fee = feeSchedules.schedule(for: service).fee(for: usage)
         funder.meter(fee, provider: service.provider)
         return fee
     }

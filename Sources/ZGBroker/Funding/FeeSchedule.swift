@@ -1,3 +1,4 @@
+import Synchronization
 import EVM
 import Foundation
 
@@ -102,5 +103,22 @@ public struct FeeSchedule: Sendable, Hashable {
         let input = inputNumerator / (inMultiplier.denominator * divisor)
         let output = outputPrice * outMultiplier.numerator * UInt256(usage.completionTokens) / outMultiplier.denominator
         return input + output
+    }
+}
+
+/// Fee schedules by service, built once: a schedule parses the service's `additionalInfo`
+/// JSON, and the gateway meters every answer.
+final class FeeScheduleCache: Sendable {
+    private let schedules = Mutex<[Service: FeeSchedule]>([:])
+
+    func schedule(for service: Service) -> FeeSchedule {
+        if let known = schedules.withLock({ $0[service] }) { return known }
+        let schedule = FeeSchedule(service: service)
+        schedules.withLock { cache in
+            // Services change rarely; a catalog full of stale entries is simply started over.
+            if cache.count >= 1024 { cache.removeAll(keepingCapacity: true) }
+            cache[service] = schedule
+        }
+        return schedule
     }
 }

@@ -28,9 +28,25 @@ public struct SessionToken: Sendable, Hashable {
     /// `r ‖ s ‖ v` with v = 27/28.
     public let signature: [UInt8]
 
-    /// The header value, `Bearer app-sk-…`. Treat it as a secret: it spends the wallet's funds.
-    public var authorization: String {
-        "Bearer app-sk-" + Data(Array(json.utf8) + Array("|".utf8) + Array(signature.prefixedHex.utf8)).base64EncodedString()
+    /// The header value, `Bearer app-sk-…`, encoded once (it is sent with every request).
+    /// Treat it as a secret: it spends the wallet's funds.
+    public var authorization: String { encoded }
+    private let encoded: String
+
+    init(
+        user: Address, provider: Address, timestamp: UInt64, expiresAt: UInt64, nonce: String, generation: UInt256, tokenID: UInt8, json: String,
+        signature: [UInt8]
+    ) {
+        self.user = user
+        self.provider = provider
+        self.timestamp = timestamp
+        self.expiresAt = expiresAt
+        self.nonce = nonce
+        self.generation = generation
+        self.tokenID = tokenID
+        self.json = json
+        self.signature = signature
+        encoded = "Bearer app-sk-" + Data(Array(json.utf8) + Array("|".utf8) + Array(signature.prefixedHex.utf8)).base64EncodedString()
     }
 
     /// When the token stops working, or nil for a token that never expires.
