@@ -124,6 +124,8 @@ struct AccountGatewayTests {
             let refused = try await Self.chat(client, key: secret)
             #expect(refused.status == .forbidden && Self.code(refused) == "model_not_allowed")
             #expect(try await Self.chat(client, key: secret, model: "llama-3.3-70b-instruct").status == .ok)
+            let models = try Self.json(try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer \(secret)"]))
+            #expect((models["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["llama-3.3-70b-instruct"])
 
             let revoke = try await client.execute(uri: "/admin/keys/\(keyID)", method: .delete, headers: Self.admin)
             #expect(try Self.json(revoke)["status"] as? String == "revoked")

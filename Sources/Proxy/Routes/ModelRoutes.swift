@@ -7,8 +7,10 @@ import NIOCore
 import ZGBroker
 
 /// `GET /v1/models` and `GET /v1/models/{id}`: every routable model, from the chain's catalog,
-/// plus configured aliases. 0G details (providers, prices in neuron) sit under `zg`.
-struct ModelRoutes<Context: RequestContext>: Sendable {
+/// plus configured aliases. 0G details (providers, prices in neuron) sit under `zg`. A key
+/// limited to some models sees only those.
+struct ModelRoutes: Sendable {
+    typealias Context = GatewayRequestContext
     let broker: ZGBroker
     let configuration: ProxyConfiguration
     let endpoints: [any Endpoint]
@@ -17,16 +19,23 @@ struct ModelRoutes<Context: RequestContext>: Sendable {
 
     func add(to router: RouterGroup<Context>) {
         router.get("models") { _, context in
-            let models = try await listing(logger: context.logger)
+            let models = try await listing(logger: context.logger, for: context.caller?.principal.key)
             return jsonResponse(["object": "list", "data": models])
         }
         router.get("models/**") { _, context in
             let id = context.parameters.getCatchAll().joined(separator: "/")
-            guard let model = try await listing(logger: context.logger).first(where: { $0["id"] as? String == id }) else {
+            guard let model = try await listing(logger: context.logger, for: context.caller?.principal.key).first(where: { $0["id"] as? String == id }) else {
                 throw OpenAIError.modelNotFound(id)
             }
             return jsonResponse(model)
         }
+    }
+
+    /// The models `key` may use (all without a key).
+    func listing(logger: Logger, for key: APIKey?) async throws(OpenAIError) -> [[String: Any]] {
+        let all = try await listing(logger: logger)
+        guard let key, key.models != nil else { return all }
+        return all.filter { ($0["id"] as? String).map(key.allows(model:)) ?? false }
     }
 
     func listing(logger: Logger) async throws(OpenAIError) -> [[String: Any]] {
