@@ -17,6 +17,7 @@ struct LoginTests {
     ) async throws {
         let accounts = try await AccountFixtures.accounts(authToken: nil) { configuration in
             configuration.siweDomain = domain
+            configuration.openSignup = true
             configure(&configuration)
         }
         let router = Router(context: GatewayRequestContext.self)
@@ -157,6 +158,27 @@ struct LoginTests {
             let limited = try await client.execute(uri: "/api/auth/nonce", method: .get)
             #expect(limited.status == .tooManyRequests && limited.headers[.retryAfter] != nil)
             #expect(try Self.code(limited) == "rate_limit_exceeded")
+        }
+    }
+
+    @Test("closed sign-up: only registered wallets log in; open sign-up gives new users NEW_USER_LIMITS")
+    func signup() async throws {
+        try await Self.withLoginApp(configure: { $0.openSignup = false }) { client, accounts in
+            let stranger = PrivateKey.random()
+            let refused = try await Self.login(client, message: try await Self.message(client, for: stranger), key: stranger)
+            #expect(refused.status == .forbidden)
+            #expect(try Self.code(refused) == "signup_closed")
+            let registered = PrivateKey.random()
+            _ = try await accounts.store.createUser(address: registered.address, name: "known")
+            let ok = try await Self.login(client, message: try await Self.message(client, for: registered), key: registered)
+            #expect(ok.status == .ok)
+            #expect(try await accounts.store.users().count == 1)
+        }
+        let limits = LimitPolicy(requestsPerMinute: 7, budget: UInt256(5), budgetPeriod: .day)
+        try await Self.withLoginApp(configure: { $0.newUserLimits = limits }) { client, accounts async throws in
+            let wallet = PrivateKey.random()
+            #expect(try await Self.login(client, message: try await Self.message(client, for: wallet), key: wallet).status == .ok)
+            #expect(try await accounts.store.user(address: wallet.address)?.limits == limits)
         }
     }
 }

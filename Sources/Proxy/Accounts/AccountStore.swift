@@ -65,11 +65,14 @@ public final class AccountStore: Sendable {
         return user
     }
 
-    /// The user a wallet logs in as, created on its first log-in.
-    public func userForLogin(address: Address) async throws -> User {
+    /// The user a wallet logs in as, created with `limits` on its first log-in.
+    public func userForLogin(address: Address, limits: LimitPolicy = .unlimited) async throws -> User {
         try await database.query(
-            "INSERT INTO users (id, address, name, budget_period, created_at) VALUES ($1, $2, '', 'month', $3) ON CONFLICT (address) DO NOTHING",
-            .text(RecordID.make("usr")), .text(address.lowercased), .int(StoredTime.milliseconds())
+            """
+            INSERT INTO users (id, address, name, rpm, tpm, concurrency, budget, budget_period, created_at)
+            VALUES ($1, $2, '', $3, $4, $5, $6, $7, $8) ON CONFLICT (address) DO NOTHING
+            """,
+            [.text(RecordID.make("usr")), .text(address.lowercased)] + Self.binds(limits) + [.int(StoredTime.milliseconds())]
         )
         guard let user = try await user(address: address) else { throw AccountError.notFound("user") }
         return user

@@ -13,6 +13,10 @@ import ZGBroker
 ///   `JWT_TTL_SECONDS`: session lifetime (3600).
 /// - `SIWE_DOMAIN`: the domain sign-in messages must name (default: the request's `Host`).
 ///   `SIWE_NONCE_TTL_SECONDS` (600).
+/// - `SIGNUP`: `closed` (default): only wallets the operator registered (`zgproxy users create
+///   --address`) can log in; `open`: any wallet can, and gets `NEW_USER_LIMITS`.
+/// - `NEW_USER_LIMITS`: the limits of users created by a log-in or by a key made for a new
+///   address, as JSON: `{"rpm": 60, "tpm": 100000, "concurrency": 4, "budget": "1", "budget_period": "day"}`.
 /// - `KEY_CACHE_SECONDS`: how long a looked-up key is trusted before asking the database
 ///   again (10); bounds how late another process notices a revoke.
 /// - `IP_RATE_LIMIT_PER_MINUTE`: requests a minute per client IP on unauthenticated routes
@@ -27,6 +31,9 @@ public struct AccountsConfiguration: Sendable {
     public var sessionLifetime: TimeInterval = 3600
     public var siweDomain: String?
     public var nonceLifetime: TimeInterval = 600
+    /// Whether wallets the operator did not register may log in (and so create a user).
+    public var openSignup = false
+    public var newUserLimits = LimitPolicy.unlimited
     public var keyCacheLifetime: TimeInterval = 10
     public var ipRequestsPerMinute: Int = 100
     public var trustForwardedFor = false
@@ -54,6 +61,21 @@ public struct AccountsConfiguration: Sendable {
         sessionLifetime = try environment.seconds("JWT_TTL_SECONDS", default: 3600)
         siweDomain = environment["SIWE_DOMAIN"]
         nonceLifetime = try environment.seconds("SIWE_NONCE_TTL_SECONDS", default: 600)
+        switch environment["SIGNUP"]?.lowercased() ?? "closed" {
+        case "open": openSignup = true
+        case "closed": openSignup = false
+        default: throw ConfigurationError(setting: "SIGNUP", reason: "must be open or closed")
+        }
+        if let text = environment["NEW_USER_LIMITS"] {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else {
+                throw ConfigurationError(setting: "NEW_USER_LIMITS", reason: "must be a JSON object such as {\"rpm\": 60, \"budget\": \"1\", \"budget_period\": \"day\"}")
+            }
+            do {
+                newUserLimits = try AccountJSON.limits(object)
+            } catch {
+                throw ConfigurationError(setting: "NEW_USER_LIMITS", reason: error.message)
+            }
+        }
         keyCacheLifetime = try environment.seconds("KEY_CACHE_SECONDS", default: 10)
         ipRequestsPerMinute = try environment.integer("IP_RATE_LIMIT_PER_MINUTE", default: 100, range: 0...10_000_000)
         trustForwardedFor = try environment.bool("TRUST_FORWARDED_FOR", default: false)

@@ -130,7 +130,7 @@ public struct AdminAPI: Sendable {
             if let id = try AccountJSON.string(body, "user_id") {
                 userID = id
             } else if let address = try Self.address(body["address"]) {
-                userID = try await accountCall { try await store.userForLogin(address: address) }.id
+                userID = try await accountCall { try await store.userForLogin(address: address, limits: accounts.configuration.newUserLimits) }.id
             } else {
                 throw OpenAIError.invalidRequest("Name the key's owner: `user_id`, or `address` for a wallet's user.", param: "user_id")
             }

@@ -47,7 +47,16 @@ struct LoginRoutes {
             } catch {
                 throw OpenAIError.serviceUnavailable("The account database is unavailable; try again shortly.", retryAfterSeconds: 1)
             }
-            let user = try await accountCall { try await accounts.store.userForLogin(address: verified.address) }
+            let user = try await accountCall { () async throws -> User in
+                if let known = try await accounts.store.user(address: verified.address) { return known }
+                guard accounts.configuration.openSignup else {
+                    throw OpenAIError(
+                        .forbidden, message: "\(verified.address) is not registered here: ask the operator to add it (zgproxy users create --address).",
+                        type: "invalid_request_error", code: "signup_closed"
+                    )
+                }
+                return try await accounts.store.userForLogin(address: verified.address, limits: accounts.configuration.newUserLimits)
+            }
             let (token, expires) = try await accountCall { try await accounts.sessions.issue(user: user) }
             return AccountJSON.response([
                 "token": token, "token_type": "Bearer", "expires_at": Int(expires.timeIntervalSince1970), "user": AccountJSON.user(user),
