@@ -58,7 +58,7 @@ public final class Caller: Sendable {
             cachedTokens: usage?.cachedTokens ?? 0, cost: cost, latencyMilliseconds: Int((ContinuousClock.now - receivedClock).milliseconds),
             status: status
         )
-        accounts.recorder.record(record, subjects: grant.subjects.isEmpty ? [] : grant.subjects)
+        accounts.recorder.record(record, subjects: grant.subjects)
     }
 
     /// The end of the response: releases the limits and records a request that never reached
