@@ -1,4 +1,5 @@
 import EVM
+import Proxy
 import ZGBroker
 
 /// Why a command failed, reduced to what a person or a script needs: one line of text and an
@@ -57,6 +58,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let error as AddressError: return CLIFailure(.usage, error.description)
         case let error as SessionTokenError: return CLIFailure(error == .noFreeTokenID ? .chain : .usage, error.description)
         case let error as SandboxError: return CLIFailure(.usage, error.description)
+        case let error as DatabaseError: return CLIFailure(.network, error.description)
+        case let error as AccountError: return CLIFailure(.usage, error.description)
         default: return nil
         }
     }

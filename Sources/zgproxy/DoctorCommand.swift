@@ -2,6 +2,8 @@ import ArgumentParser
 import AsyncHTTPClient
 import EVM
 import Foundation
+import Logging
+import Proxy
 import ZGBroker
 
 /// `zgproxy doctor`: everything `serve` needs, checked in the order it needs it, each with the
@@ -11,7 +13,8 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check the configuration, the chain, the wallet, the catalog and one provider round trip.",
         discussion: """
-            Checks, in order: settings parse; the RPC answers; its chain id matches the network preset; the 0G \
+            Checks, in order: settings parse; the account store (DATABASE_URL or the SQLite file) opens and is \
+            migrated; the RPC answers; its chain id matches the network preset; the 0G \
             contracts answer; the wallet's key and gas balance; its ledger and available balance; the provider \
             catalog; and one tiny chat through a provider this wallet has a sub-account with (it costs a few tokens). \
             A check that depends on a failed one is skipped. Exits non-zero when a check fails, with the code of the \
@@ -26,7 +29,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    static let order = ["configuration", "rpc", "chain id", "contracts", "wallet", "ledger", "catalog", "round trip"]
+    static let order = ["configuration", "accounts", "rpc", "chain id", "contracts", "wallet", "ledger", "catalog", "round trip"]
 
     func run() async throws {
         var report = CheckReport()
@@ -53,6 +56,8 @@ struct DoctorCommand: AsyncParsableCommand {
             report.fail("configuration", CLIFailure(error).message, fix: "set the named setting in the environment or in \(global.envFile)", kind: .usage)
             return
         }
+        // Independent of the chain: reported, and the chain checks run whatever it says.
+        await checkAccounts(context.environment, &report)
         // Few retries: a doctor should answer quickly about an unreachable RPC.
         var rpcConfiguration = context.configuration.rpc
         rpcConfiguration.maxRetries = min(rpcConfiguration.maxRetries, 1)
@@ -185,6 +190,27 @@ struct DoctorCommand: AsyncParsableCommand {
                 fix: "zgproxy providers verify \(service.provider); or fund it: zgproxy ledger transfer --provider \(service.provider) 1",
                 kind: failure.kind
             )
+        }
+    }
+
+    /// Opens the account store `serve` would use and counts its users and keys.
+    private func checkAccounts(_ environment: Environment, _ report: inout CheckReport) async {
+        do {
+            let configuration = try AccountsConfiguration(environment: environment)
+            let store = try await AccountStore.open(
+                url: configuration.databaseURL, sqlitePath: configuration.databasePath, logger: Logger(label: "zgproxy") { _ in SwiftLogNoOpLogHandler() }
+            )
+            let users = try await store.users().count
+            let keys = try await store.keys().filter { $0.status() == .active }.count
+            await store.close()
+            let place = configuration.databaseURL == nil ? "SQLite \(configuration.databasePath ?? ":memory:")" : "PostgreSQL (DATABASE_URL)"
+            let admin = configuration.adminToken == nil ? "; admin API off (set ADMIN_TOKEN)" : ""
+            report.pass("accounts", "\(place): \(users) user(s), \(keys) active key(s)\(admin)")
+        } catch {
+            let fix = environment["DATABASE_URL"] == nil
+                ? "make DATA_DIR (or DATABASE_PATH's folder) writable"
+                : "check DATABASE_URL: the server is up, the user and password are right and the database exists"
+            report.fail("accounts", CLIFailure(error).message, fix: fix, kind: .network)
         }
     }
 }

@@ -281,11 +281,11 @@ struct CLITests {
         let report = try healthy.json()
         #expect(report["ok"] as? Bool == true)
         let checks = try #require(report["checks"] as? [[String: Any]])
-        #expect(checks.map { $0["name"] as? String } == ["configuration", "rpc", "chain id", "contracts", "wallet", "ledger", "catalog", "round trip"])
+        #expect(checks.map { $0["name"] as? String } == ["configuration", "accounts", "rpc", "chain id", "contracts", "wallet", "ledger", "catalog", "round trip"])
         #expect(checks.allSatisfy { $0["status"] as? String == "pass" })
 
         let text = try await Self.zgproxy(["doctor"], sandbox, wallet: sandbox.wallet)
-        #expect(text.status == 0 && text.stdout.split(separator: "\n").count == 8)
+        #expect(text.status == 0 && text.stdout.split(separator: "\n").count == 9)
 
         let broken = try await Self.zgproxy(["doctor"], sandbox, wallet: sandbox.wallet, rpc: "http://127.0.0.1:9")
         #expect(broken.status == 69)

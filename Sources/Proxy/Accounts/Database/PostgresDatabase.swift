@@ -24,15 +24,29 @@ public final class PostgresDatabase: SQLDatabase {
 
     /// Connects to `postgres://user:password@host:port/database?sslmode=disable|prefer|require`
     /// and checks the connection with one round trip.
-    public static func open(url: String, maxConnections: Int = 20, logger: Logger) async throws(DatabaseError) -> PostgresDatabase {
+    /// A server that cannot be reached is reported after `connectTimeout`, not after the pool's
+    /// own back-off gives up (about a minute).
+    public static func open(
+        url: String, maxConnections: Int = 20, connectTimeout: Duration = .seconds(10), logger: Logger
+    ) async throws(DatabaseError) -> PostgresDatabase {
         var configuration = try configuration(url: url)
         configuration.options.maximumConnections = maxConnections
+        configuration.options.connectTimeout = connectTimeout
+        let place = "\(configuration.host ?? "?"):\(configuration.port ?? 5432)"
         let database = PostgresDatabase(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
         do {
-            try await database.query("SELECT 1")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await database.query("SELECT 1") }
+                group.addTask {
+                    try await Task.sleep(for: connectTimeout)
+                    throw DatabaseError(operation: "connect", reason: "PostgreSQL at \(place) did not answer within \(connectTimeout)")
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
         } catch {
             await database.close()
-            throw error
+            throw error as? DatabaseError ?? DatabaseError(operation: "connect", reason: "\(error)")
         }
         return database
     }
