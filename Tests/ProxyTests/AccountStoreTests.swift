@@ -269,3 +269,28 @@ struct UsageRecorderTests {
         await store.close()
     }
 }
+
+@Suite("Account store races")
+struct AccountStoreRaceTests {
+    @Test("two creations of one wallet's user at once: one wins, the other is a 409, not a 503", arguments: AccountFixtures.engines)
+    func uniqueRace(_ engine: SQLDialect) async throws {
+        let store = try await AccountFixtures.store(engine)
+        defer { Task { await store.close() } }
+        let address = PrivateKey.random().address
+        let outcomes = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do throws(OpenAIError) {
+                        _ = try await accountCall { try await store.createUser(address: address) }
+                        return 201
+                    } catch {
+                        return Int(error.status.code)
+                    }
+                }
+            }
+            return await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == 201 }.count == 1)
+        #expect(outcomes.allSatisfy { $0 == 201 || $0 == 409 }, "\(outcomes)")
+    }
+}

@@ -50,4 +50,9 @@ public struct DatabaseError: Error, CustomStringConvertible {
     }
 
     public var description: String { "database error in \(operation): \(reason)" }
+
+    /// A UNIQUE constraint refused the statement (SQLite's and PostgreSQL's wording).
+    public var isUniqueViolation: Bool {
+        reason.contains("UNIQUE constraint failed") || reason.contains("duplicate key value violates unique constraint")
+    }
 }

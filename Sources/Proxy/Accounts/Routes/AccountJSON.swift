@@ -198,6 +198,9 @@ func accountCall<T>(_ body: () async throws -> T) async throws(OpenAIError) -> T
         throw error.openAIError
     } catch let error as OpenAIError {
         throw error
+    } catch let error as DatabaseError where error.isUniqueViolation {
+        // Two requests raced to create the same thing (the checks before the insert passed for both).
+        throw AccountError.conflict("It already exists.").openAIError
     } catch {
         throw OpenAIError.serviceUnavailable("The account database is unavailable; try again shortly.", retryAfterSeconds: 1)
     }
