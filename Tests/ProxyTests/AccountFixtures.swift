@@ -66,6 +66,14 @@ enum AccountFixtures {
         )
     }
 
+    /// Waits, when needed, until the next `seconds` fall within one UTC minute: request and
+    /// token limits count in whole-minute windows, so a test that fills one must not straddle
+    /// the minute's end.
+    static func awayFromMinuteBoundary(needing seconds: Double = 15) async throws {
+        let into = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        if 60 - into < seconds { try await Task.sleep(for: .seconds(60 - into + 0.2)) }
+    }
+
     /// Signs `message` with eth-account (Fixtures/accounts/siwe_sign.py): an implementation
     /// independent of the gateway's own.
     static func ethAccountSign(_ message: String, key: PrivateKey) async throws -> String {

@@ -160,6 +160,7 @@ struct RateLimiterTests {
     func tokensAndBudget(_ engine: SQLDialect) async throws {
         let (limiter, store) = try await Self.limiter(engine)
         defer { Task { await store.close() } }
+        try await AccountFixtures.awayFromMinuteBoundary(needing: 5)
         let now = Date()
         let key = LimitSubject(scope: .key, id: "key_t", policy: LimitPolicy(tokensPerMinute: 100, budget: UInt256(1_000_000), budgetPeriod: .day))
         _ = try await limiter.acquire([key], now: now)
