@@ -74,6 +74,13 @@ struct ServeProcessTests {
         let keyless = try Server(arguments: ["serve", "--env-file", "/nonexistent"], environment: ["ZG_NETWORK": "testnet"])
         #expect(try await keyless.waitForExit() != 0)
         #expect(keyless.log.contains("PRIVATE_KEY"))
+        // A malformed DATABASE_URL is named, and its password never repeated.
+        let database = try Server(
+            arguments: ["serve", "--env-file", "/nonexistent"],
+            environment: ["ZG_NETWORK": "testnet", "PRIVATE_KEY": "0x" + String(repeating: "11", count: 32), "DATABASE_URL": "mysql://ada:hunter2@db/zg"]
+        )
+        #expect(try await database.waitForExit() != 0)
+        #expect(database.log.contains("DATABASE_URL") && !database.log.contains("hunter2"), "\(database.log)")
     }
 
     @Test("with no network configured it serves the sandbox, says so, and stops cleanly on SIGTERM mid-stream")
