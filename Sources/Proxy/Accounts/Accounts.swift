@@ -41,8 +41,8 @@ public final class Accounts: Sendable {
         sessions = await SessionTokens(secret: sessionSecret, lifetime: configuration.sessionLifetime)
         siwe = SIWEVerifier(chainID: chainID)
         cache = KeyCache(lifetime: configuration.keyCacheLifetime)
-        operatorDigest = authToken.map { Array(SHA256.hash(data: Array($0.utf8))) }
-        adminDigest = configuration.adminToken.map { Array(SHA256.hash(data: Array($0.utf8))) }
+        operatorDigest = authToken.map { Self.digest($0[...]) }
+        adminDigest = configuration.adminToken.map { Self.digest($0[...]) }
     }
 
     /// Opens the configured store (PostgreSQL or SQLite), migrates it and builds the rest.
@@ -67,7 +67,7 @@ public final class Accounts: Sendable {
     /// Whether the credential is the admin token (constant time).
     public func isAdmin(_ credential: Substring?) -> Bool {
         guard let credential, let adminDigest else { return false }
-        return Self.matches(credential, adminDigest)
+        return Self.equal(Self.digest(credential), adminDigest)
     }
 
     /// Resolves the caller of an inference route.
@@ -79,8 +79,11 @@ public final class Accounts: Sendable {
         if let credential, APIKeySecret.looksValid(credential) {
             return try await principal(forKey: credential)
         }
-        if let credential, operatorDigest.map({ Self.matches(credential, $0) }) == true || isAdmin(credential) {
-            return Principal(kind: .operatorToken)
+        if let credential, operatorDigest != nil || adminDigest != nil {
+            let presented = Self.digest(credential)
+            if [operatorDigest, adminDigest].contains(where: { $0.map { Self.equal(presented, $0) } == true }) {
+                return Principal(kind: .operatorToken)
+            }
         }
         if requiresCredential { throw OpenAIError.invalidAPIKey() }
         return Principal(kind: .anonymous)
@@ -145,10 +148,13 @@ public final class Accounts: Sendable {
         await limiter.release(grant)
     }
 
-    static func matches(_ credential: Substring, _ digest: [UInt8]) -> Bool {
-        let presented = Array(SHA256.hash(data: Array(credential.utf8)))
+    /// Tokens are compared as SHA-256 digests, so neither their content nor their length
+    /// leaks through timing.
+    static func digest(_ credential: Substring) -> [UInt8] { Array(SHA256.hash(data: Array(credential.utf8))) }
+
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var difference: UInt8 = 0
-        for (a, b) in zip(presented, digest) { difference |= a ^ b }
+        for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
 }

@@ -206,14 +206,7 @@ struct InferenceRoutes: Sendable {
         let chatID = exchange.chatIDHeader ?? chatObject["id"] as? String
         headers[.contentType] = "application/json"
         let bytes = Array((try? JSONSerialization.data(withJSONObject: translated, options: [.withoutEscapingSlashes])) ?? Data())
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody(contentLength: bytes.count) { writer in
-                try await writer.write(ByteBuffer(bytes: bytes))
-                try await writer.finish(nil)
-                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: opened.hashesResponse ? ResponseVerifier.sha256Hex(answer) : "", status: 200)
-            }
-        )
+        return whole(bytes, headers: headers, exchange: exchange, usage: usage, chatID: chatID, upstreamBytes: answer)
     }
 
     func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
@@ -254,13 +247,19 @@ struct InferenceRoutes: Sendable {
         // id is needed only to verify an answer that came without the chat id header.
         let usage = Usage(jsonBytes: answer[...])
         let chatID = exchange.chatIDHeader ?? (opened.hashesResponse ? (try? JSONBody(answer))?.string("id") : nil)
-        return Response(
+        return whole(answer, headers: headers, exchange: exchange, usage: usage, chatID: chatID, upstreamBytes: answer)
+    }
+
+    /// A whole (non-streamed) answer: `bytes` go to the client, then the exchange is finished
+    /// (metering, metrics, usage log, and verification of the `upstreamBytes` as received).
+    func whole(_ bytes: [UInt8], headers: HTTPFields, exchange: Exchange, usage: Usage?, chatID: String?, upstreamBytes: [UInt8]) -> Response {
+        Response(
             status: .ok, headers: headers,
-            body: ResponseBody(contentLength: answer.count) { writer in
-                try await writer.write(ByteBuffer(bytes: answer))
+            body: ResponseBody(contentLength: bytes.count) { writer in
+                try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.finish(nil)
-                // After the client has its answer: metering, metrics, verification.
-                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: opened.hashesResponse ? ResponseVerifier.sha256Hex(answer) : "", status: 200)
+                let hash = exchange.answer.hashesResponse ? ResponseVerifier.sha256Hex(upstreamBytes) : ""
+                await exchange.finish(usage: usage, chatID: chatID, responseSHA256: hash, status: 200)
             }
         )
     }

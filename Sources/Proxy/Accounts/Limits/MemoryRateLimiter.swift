@@ -28,7 +28,7 @@ public final class MemoryRateLimiter: RateLimiter {
 
     public func acquire(_ subjects: [LimitSubject], now: Date) async throws -> LimitGrant {
         let relevant = subjects.filter { !$0.policy.isUnlimited }
-        guard !relevant.isEmpty else { return LimitGrant(leaseID: "", subjects: []) }
+        guard !relevant.isEmpty else { return .none }
         for subject in relevant {
             guard let budgetPeriod = subject.policy.budget.map({ _ in subject.policy.budgetPeriod }) else { continue }
             let period = LimitWindow.period(budgetPeriod, now).start

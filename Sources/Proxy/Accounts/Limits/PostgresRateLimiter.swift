@@ -30,7 +30,7 @@ public final class PostgresRateLimiter: RateLimiter {
 
     public func acquire(_ subjects: [LimitSubject], now: Date) async throws -> LimitGrant {
         let relevant = subjects.filter { !$0.policy.isUnlimited }
-        guard !relevant.isEmpty else { return LimitGrant(leaseID: "", subjects: []) }
+        guard !relevant.isEmpty else { return .none }
         let leaseID = RecordID.make("lease")
         let nowMilliseconds = StoredTime.milliseconds(now)
         let minute = LimitWindow.minute(now)
