@@ -144,6 +144,17 @@ struct RateLimiterTests {
         #expect(try await limiter.acquire([key, user], now: now.addingTimeInterval(60)).requests != nil)
     }
 
+    @Test("budget periods are the UTC day and month a moment falls in")
+    func periods() throws {
+        let moment = try #require(ISO8601DateFormatter().date(from: "2026-11-25T13:30:00Z"))
+        let day = LimitWindow.period(.day, moment)
+        let month = LimitWindow.period(.month, moment)
+        #expect(day.start == StoredTime.milliseconds(try #require(ISO8601DateFormatter().date(from: "2026-11-25T00:00:00Z"))))
+        #expect(day.resetSeconds == 10.5 * 3600)
+        #expect(month.start == StoredTime.milliseconds(try #require(ISO8601DateFormatter().date(from: "2026-11-01T00:00:00Z"))))
+        #expect(month.resetSeconds == (5 * 24 + 10.5) * 3600)
+    }
+
     @Test("concurrent requests: held until released", arguments: AccountFixtures.engines)
     func concurrency(_ engine: SQLDialect) async throws {
         let (limiter, store) = try await Self.limiter(engine)

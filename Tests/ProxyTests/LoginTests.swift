@@ -146,6 +146,12 @@ struct LoginTests {
             } catch let error as OpenAIError {
                 #expect(error.message.contains("revoked"))
             }
+            // Their own usage, by key (empty here: no inference went through this test's router).
+            let usage = try await client.execute(uri: "/api/usage?group_by=key&since=2026-01-01", method: .get, headers: auth)
+            #expect(usage.status == .ok)
+            #expect(try Self.json(usage)["group_by"] as? String == "key")
+            let wrongGroup = try await client.execute(uri: "/api/usage?group_by=planet", method: .get, headers: auth)
+            #expect(wrongGroup.status == .badRequest)
             let bad = try await Self.post(client, "/api/keys", ["name": "x", "expires_at": 1], token: token)
             #expect(bad.status == .badRequest)
         }
