@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import Prometheus
+import ServiceLifecycle
 import ZGBroker
 
 /// Builds the gateway: the router with its middleware and routes, over a connected broker and
@@ -47,10 +48,16 @@ public func buildApplication(
     InferenceRoutes(backend: backend, metrics: metrics, configuration: configuration).add(to: api)
     ModelRoutes(broker: broker, configuration: configuration, endpoints: endpoints).add(to: api)
     EndpointRoutes(broker: broker, endpoints: endpoints, health: endpointHealth).add(to: api)
+    var services: [any ServiceLifecycle.Service] = endpoints.isEmpty ? [] : [EndpointDiscovery(endpoints: endpoints, logger: logger)]
+    // Debug mode logs every request, which only the router does.
+    let direct = configuration.directRelay && !configuration.debug
+        ? DirectRelay(backend: backend, accounts: accounts, metrics: metrics, configuration: configuration, logger: logger) : nil
+    if let direct { services.append(direct) }
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: direct.map { [DirectRelayHandler(relay: $0)] } ?? [])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "zgproxy"),
-        services: endpoints.isEmpty ? [] : [EndpointDiscovery(endpoints: endpoints, logger: logger)],
+        services: services,
         logger: logger
     )
 }

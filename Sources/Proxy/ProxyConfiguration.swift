@@ -15,7 +15,9 @@ import ZGBroker
 /// - `MODEL_ALIASES`: JSON object of alias → model id or provider address.
 /// - `UPSTREAM_MAX_CONNECTIONS`: connections kept per upstream host (1024). Every open stream
 ///   holds one, so this bounds concurrent streams per provider.
-/// - `DEBUG`: `true` for debug logs.
+/// - `DEBUG`: `true` for debug logs (and every request on the regular path, so each is logged).
+/// - `DIRECT_RELAY`: `true` (default) answers plain JSON requests whose every step is in memory
+///   on the connection's event loop (see `DirectRelayHandler`); `false` sends all through the router.
 /// - Endpoints besides 0G: `ZGPROXY_CONFIG`, `ENDPOINTS`, `TARGET_OPENAI_URL` + `API_KEY`
 ///   (see ``EndpointConfiguration``); `ZG_PRIORITY` places 0G among them (default 100: configured
 ///   endpoints, at 50 by default, are tried first).
@@ -42,6 +44,8 @@ public struct ProxyConfiguration: Sendable {
     public var endpoints: [EndpointConfiguration] = []
     /// 0G's place among the endpoints (lower is tried first).
     public var zeroGPriority: Int = 100
+    /// Whether whole JSON answers may take the direct relay (`DIRECT_RELAY`).
+    public var directRelay: Bool = true
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, authToken: String? = nil, bodyLimit: Int = 32 * 1024 * 1024,
@@ -89,6 +93,7 @@ public struct ProxyConfiguration: Sendable {
             aliases = object
         }
         debug = try environment.bool("DEBUG", default: false)
+        directRelay = try environment.bool("DIRECT_RELAY", default: true)
         upstreamConnectionsPerHost = try environment.integer("UPSTREAM_MAX_CONNECTIONS", default: 1024, range: 1...65_536)
         endpoints = try EndpointConfiguration.all(from: environment)
         zeroGPriority = try environment.integer("ZG_PRIORITY", default: 100, range: -1_000_000...1_000_000)

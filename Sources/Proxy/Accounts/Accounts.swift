@@ -89,6 +89,22 @@ public final class Accounts: Sendable {
         return Principal(kind: .anonymous)
     }
 
+    /// ``authenticate(_:)`` from memory alone: nil when the key is not cached, or when the
+    /// answer is a refusal (the regular path answers those).
+    func authenticateImmediately(_ credential: Substring?) -> Principal? {
+        if let credential, APIKeySecret.looksValid(credential) {
+            guard let cached = cache.lookup(hash: APIKeySecret.hash(credential)), let (key, user) = cached, key.status() == .active else { return nil }
+            return Principal(kind: .apiKey(key, user))
+        }
+        if let credential, operatorDigest != nil || adminDigest != nil {
+            let presented = Self.digest(credential)
+            if [operatorDigest, adminDigest].contains(where: { $0.map { Self.equal(presented, $0) } == true }) {
+                return Principal(kind: .operatorToken)
+            }
+        }
+        return requiresCredential ? nil : Principal(kind: .anonymous)
+    }
+
     private func principal(forKey secret: Substring) async throws(OpenAIError) -> Principal {
         let hash = APIKeySecret.hash(secret)
         let found: (APIKey, User)?

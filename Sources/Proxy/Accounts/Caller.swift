@@ -66,6 +66,16 @@ public final class Caller: Sendable {
     /// model (listing models) leave no record.
     func finish(status: Int) async {
         await accounts.limiter.release(grant)
+        recordUnrecorded(status: status)
+    }
+
+    /// ``finish(status:)`` for a grant from ``RateLimiter/acquireImmediately(_:now:)``.
+    func finishImmediately(status: Int) {
+        accounts.limiter.releaseImmediately(grant)
+        recordUnrecorded(status: status)
+    }
+
+    private func recordUnrecorded(status: Int) {
         let (model, failure) = state.withLock { ($0.model, $0.failureStatus) }
         if model != nil { record(backend: "", provider: "", model: nil, usage: nil, cost: .zero, status: failure ?? status) }
     }

@@ -23,7 +23,17 @@ public struct JSONBody: Sendable {
     /// A top-level string member.
     public func string(_ key: String) -> String? {
         guard let raw = raw(key), raw.first == UInt8(ascii: "\"") else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(raw), options: [.fragmentsAllowed])) as? String
+        return Self.decodeString(raw)
+    }
+
+    /// A JSON string literal's value: read directly when it has no escapes (the usual model
+    /// ids and keys), by Foundation's parser otherwise.
+    static func decodeString(_ literal: ArraySlice<UInt8>) -> String? {
+        let inner = literal.dropFirst().dropLast()
+        if literal.count >= 2, literal.last == UInt8(ascii: "\""), !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            return String(validating: inner, as: UTF8.self)
+        }
+        return (try? JSONSerialization.jsonObject(with: Data(literal), options: [.fragmentsAllowed])) as? String
     }
 
     /// A top-level boolean member.
@@ -83,7 +93,7 @@ public struct JSONBody: Sendable {
                 let keyStart = scanner.position
                 try scanner.skipString()
                 let keyBytes = bytes[keyStart..<scanner.position]
-                guard let key = (try? JSONSerialization.jsonObject(with: Data(keyBytes), options: [.fragmentsAllowed])) as? String else {
+                guard let key = decodeString(keyBytes) else {
                     throw JSONBodyError("invalid member name")
                 }
                 scanner.skipWhitespace()

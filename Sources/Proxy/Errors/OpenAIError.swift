@@ -125,4 +125,7 @@ extension HTTPField.Name {
     /// Picks the backend endpoint by name or host (within the configured ones only).
     static let hostFinal = HTTPField.Name("x-host-final")!
     static let apiKey = HTTPField.Name("x-api-key")!
+    /// Internal: the direct relay's failed upstream, which the router's failover skips. The
+    /// relay removes it from what clients send.
+    static let skipBackend = HTTPField.Name("x-zgproxy-skip")!
 }

@@ -126,22 +126,31 @@ struct IPRateLimitMiddleware: RouterMiddleware {
 /// trusted reverse proxy.
 enum ClientAddress {
     static func of(_ request: Request, _ context: GatewayRequestContext, trustForwardedFor: Bool) -> String {
-        if trustForwardedFor, let forwarded = request.headers[HTTPField.Name("x-forwarded-for")!],
+        of(request.headers, remote: context.remoteAddress, trustForwardedFor: trustForwardedFor)
+    }
+
+    static func of(_ headers: HTTPFields, remote: SocketAddress?, trustForwardedFor: Bool) -> String {
+        if trustForwardedFor, let forwarded = headers[HTTPField.Name("x-forwarded-for")!],
            let first = forwarded.split(separator: ",").first?.trimmingCharacters(in: .whitespaces), !first.isEmpty {
             return first
         }
-        return context.remoteAddress?.ipAddress ?? "unknown"
+        return remote?.ipAddress ?? "unknown"
     }
 }
 
 extension Request {
     /// `Authorization: Bearer …` or `x-api-key`, without surrounding spaces.
+    var credential: Substring? { headers.credential }
+}
+
+extension HTTPFields {
+    /// `Authorization: Bearer …` or `x-api-key`, without surrounding spaces.
     var credential: Substring? {
-        if let header = headers[.authorization], header.utf8.count > 7 {
+        if let header = self[.authorization], header.utf8.count > 7 {
             let scheme = header.utf8.prefix(7)
             if scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) { return Self.trimmed(header.dropFirst(7)) }
         }
-        return headers[.apiKey].map { Self.trimmed($0[...]) }
+        return self[.apiKey].map { Self.trimmed($0[...]) }
     }
 
     private static func trimmed(_ text: Substring) -> Substring {

@@ -11,8 +11,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
-            ?? Self.makeID()
+        let id = Self.id(for: request.headers)
         context.logger[metadataKey: "zg.request.id"] = .string(id)
         context.requestID = id
         do {
@@ -29,6 +28,11 @@ struct RequestIDMiddleware: RouterMiddleware {
             response.headers[.requestID] = id
             return response
         }
+    }
+
+    /// The client's `x-request-id` when it is sane (≤ 128 printable ASCII characters), else a new one.
+    static func id(for headers: HTTPFields) -> String {
+        headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil } ?? makeID()
     }
 
     /// `req_`, 16 hex digits drawn at start (distinct per process) and 16 of a counter: unique

@@ -47,6 +47,11 @@ public struct GatewayMetrics: Sendable {
         Counter(label: "zgproxy_failovers_total", dimensions: [("provider", provider)], factory: factory).increment()
     }
 
+    /// How the direct relay's requests ended: `answered` by it, or `handed_over` to the router.
+    func directRelay(outcome: String) -> Counter {
+        Counter(label: "zgproxy_direct_relay_total", dimensions: [("outcome", outcome)], factory: factory)
+    }
+
     func providerHealthy(_ provider: String, healthy: Bool) {
         Gauge(label: "zgproxy_provider_up", dimensions: [("provider", provider)], factory: factory).record(healthy ? 1 : 0)
     }

@@ -50,10 +50,12 @@ struct InferenceRoutes: Sendable {
     /// Opens the upstream, counting a failure in the metrics.
     func open(
         _ body: JSONBody, path: String, model: String, injectUsage: Bool, route: String, received: ContinuousClock.Instant, context: Context,
-        host: String?
+        host: String?, skip: String? = nil
     ) async throws(OpenAIError) -> UpstreamAnswer {
         do {
-            return try await backend.open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger, host: host)
+            return try await backend.open(
+                path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: context.logger, host: host, skip: skip
+            )
         } catch {
             metrics.error(code: error.code ?? error.type)
             metrics.request(route: route, status: Int(error.status.code), duration: .now - received)
@@ -212,6 +214,7 @@ struct InferenceRoutes: Sendable {
     func relay(_ request: Request, _ context: Context, path: String, route: String, requires: [String]) async throws -> Response {
         let received = ContinuousClock.now
         let host = request.headers[.hostFinal]
+        let skip = request.headers[.skipBackend]
         var body = try await readBody(request)
         guard let model = body.string("model"), !model.isEmpty else {
             throw OpenAIError.invalidRequest("You must provide a model parameter.", param: "model", code: "missing_model")
@@ -237,7 +240,7 @@ struct InferenceRoutes: Sendable {
                 try await open(streamBody, path: path, model: model, injectUsage: injectUsage, route: route, received: received, context: context, host: host)
             }
         }
-        let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context, host: host)
+        let opened = try await open(body, path: path, model: model, injectUsage: false, route: route, received: received, context: context, host: host, skip: skip)
         var headers = headers(for: opened)
         let exchange = exchange(opened, route: route, received: received, logger: context.logger, caller: context.caller)
         let answer = try await collectAnswer(opened)

@@ -1,3 +1,4 @@
+import EVM
 import Foundation
 import HTTPTypes
 import Logging
@@ -24,11 +25,14 @@ struct BackendRouter: InferenceBackend {
         try await open(path: path, body: body, model: model, injectUsage: injectUsage, received: received, logger: logger, host: nil)
     }
 
-    /// - Parameter host: the client's `X-Host-Final`: an endpoint's name or host (or `0g`).
-    ///   A model written `name/model` with `name` a configured endpoint selects it the same way.
+    /// - Parameters:
+    ///   - host: the client's `X-Host-Final`: an endpoint's name or host (or `0g`).
+    ///     A model written `name/model` with `name` a configured endpoint selects it the same way.
+    ///   - skip: an endpoint's name or a 0G provider's address that already failed this request
+    ///     (on the direct relay); the others are tried.
     func open(
         path: String, body: JSONBody, model requested: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger,
-        host: String?
+        host: String?, skip: String? = nil
     ) async throws(OpenAIError) -> UpstreamAnswer {
         var model = requested
         var body = body
@@ -47,6 +51,15 @@ struct BackendRouter: InferenceBackend {
             switch candidate {
             case .zeroG: return pinned == "0g"
             case .endpoint(let endpoint): return Self.matches(endpoint, pinned)
+            }
+        }.compactMap { candidate -> Candidate? in
+            guard let skip else { return candidate }
+            switch candidate {
+            case .endpoint(let endpoint): return endpoint.name == skip ? nil : candidate
+            case .zeroG(let services?):
+                let others = services.filter { $0.provider.checksummed != skip }
+                return others.isEmpty ? nil : .zeroG(others)
+            case .zeroG(nil): return candidate
             }
         }
         var lastError: OpenAIError? = nil
@@ -83,6 +96,31 @@ struct BackendRouter: InferenceBackend {
     /// ordered by priority; within a priority by observed health and latency, then a draw
     /// weighted by `weight`.
     private func candidates(for model: String) async -> [Candidate] {
+        let target = zeroG.configuration.aliases[model] ?? model
+        return candidates(for: model, zeroGServices: try? await zeroG.broker.catalog.candidates(for: target))
+    }
+
+    /// The direct relay's exchange with the first candidate for `model`, when it can be made
+    /// at once (see ``DirectPlan``): every endpoint's model list known, the catalog fresh, no
+    /// endpoint pinned. Failover stays with the regular path, which takes over on failure.
+    func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
+        if let slash = model.firstIndex(of: "/"), isKnownHost(String(model[..<slash])) { return nil }
+        guard endpoints.allSatisfy(\.isReady) else { return nil }
+        let target = zeroG.configuration.aliases[model] ?? model
+        guard let services = zeroG.broker.catalog.cachedCandidates(for: target) else { return nil }
+        let ranked = candidates(for: model, zeroGServices: services.isEmpty ? nil : services)
+        var plan: DirectPlan?
+        switch ranked.first {
+        case .endpoint(let endpoint): plan = endpoint.directPlan(path: path, body: body, model: model)
+        case .zeroG(let services?): plan = services.first.flatMap { zeroG.directPlan(path: path, body: body, service: $0) }
+        case .zeroG(nil), nil: return nil
+        }
+        if case .zeroG(let services?) = ranked.first, services.count > 1 { plan?.alternatives = true }
+        if ranked.count > 1 { plan?.alternatives = true }
+        return plan
+    }
+
+    private func candidates(for model: String, zeroGServices: [Service]?) -> [Candidate] {
         var ranked: [(priority: Int, order: Double, candidate: Candidate)] = []
         for endpoint in endpoints where endpoint.serves(model) {
             let benched = health.isBenched(endpoint.name)
@@ -90,9 +128,7 @@ struct BackendRouter: InferenceBackend {
             let draw = -log(Double.random(in: Double.ulpOfOne..<1)) / Double(endpoint.configuration.weight)
             ranked.append((endpoint.configuration.priority + (benched ? 1_000_000 : 0), draw, .endpoint(endpoint)))
         }
-        let target = zeroG.configuration.aliases[model] ?? model
         // 0G joins when it has the model, or alone (it then answers the precise 404 or 503)…
-        let zeroGServices = try? await zeroG.broker.catalog.candidates(for: target)
         let zeroGServes = zeroGServices != nil
         if ranked.isEmpty && !zeroGServes {
             // …unless an endpoint has a default model for models nobody serves.

@@ -14,8 +14,13 @@ protocol Endpoint: Sendable {
     /// Returns once the model list has been read at least once (the first discovery is awaited,
     /// so requests arriving right after start are not routed as if the endpoint served nothing).
     func ready(logger: Logger) async
+    /// Whether the model list has been read (``ready(logger:)`` would not wait).
+    var isReady: Bool { get }
     /// Sends one request; returns once a usable head arrived, or throws the error to answer.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer
+    /// The exchange for a whole (non-streamed) answer when it can be made at once without
+    /// waiting for anything (see ``DirectPlan``); nil sends the request the regular way.
+    func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan?
 }
 
 extension OpenAIEndpoint: Endpoint {
@@ -24,4 +29,6 @@ extension OpenAIEndpoint: Endpoint {
 
 extension Endpoint {
     func ready(logger: Logger) async {}
+    var isReady: Bool { true }
+    func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? { nil }
 }

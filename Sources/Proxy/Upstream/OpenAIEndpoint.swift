@@ -22,7 +22,9 @@ final class OpenAIEndpoint: Sendable {
     private let discovered = Mutex<[String]>([])
     /// The first discovery, shared by every request that arrives before it finished.
     private let firstDiscovery = Mutex<Task<Void, Never>?>(nil)
-    private let isReady = Atomic<Bool>(false)
+    private let readiness = Atomic<Bool>(false)
+    /// ``requestBase`` split for the direct relay (nil for URLs it cannot use).
+    private let directOrigin: (UpstreamOrigin, String)?
 
     init(configuration: EndpointConfiguration, httpClient: HTTPClient, timeouts: ProxyConfiguration, health: HealthTracker<String>, metrics: GatewayMetrics) {
         self.configuration = configuration
@@ -31,23 +33,30 @@ final class OpenAIEndpoint: Sendable {
         self.health = health
         self.metrics = metrics
         if let models = configuration.models { discovered.withLock { $0 = models } }
-        if configuration.models != nil { isReady.store(true, ordering: .relaxed) }
+        if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
+        directOrigin = UpstreamOrigin.parse(Self.requestBase(configuration)).flatMap { parsed in
+            parsed.path.contains("?") ? nil : (parsed.origin, parsed.path.hasSuffix("/") ? String(parsed.path.dropLast()) : parsed.path)
+        }
     }
 
     func ready(logger: Logger) async {
-        guard !isReady.load(ordering: .relaxed) else { return }
+        guard !readiness.load(ordering: .relaxed) else { return }
         let task = firstDiscovery.withLock { task in
             if task == nil { task = Task { await self.discover(logger: logger) } }
             return task!
         }
         await task.value
-        isReady.store(true, ordering: .relaxed)
+        readiness.store(true, ordering: .relaxed)
     }
 
     var name: String { configuration.name }
 
+    var isReady: Bool { readiness.load(ordering: .relaxed) }
+
     /// Where OpenAI paths (`/chat/completions`…) are appended.
-    var requestBase: String {
+    var requestBase: String { Self.requestBase(configuration) }
+
+    static func requestBase(_ configuration: EndpointConfiguration) -> String {
         configuration.kind == .ocf ? configuration.baseURL + "/v1/service/llm/v1" : configuration.baseURL
     }
 
@@ -118,7 +127,7 @@ final class OpenAIEndpoint: Sendable {
             response = try await httpClient.execute(request, timeout: .init(timeouts.firstByteTimeout))
         } catch {
             reportFailure("unreachable")
-            throw OpenAIError.upstream(.badGateway, "Endpoint \(name) could not be reached.", code: "upstream_unreachable")
+            throw unreachable
         }
         metrics.upstreamLatency(provider: name, duration: .now - sentAt)
         let status = Int(response.status.code)
@@ -132,15 +141,45 @@ final class OpenAIEndpoint: Sendable {
         return UpstreamAnswer(
             response: response, sentBody: edited.bytes, overhead: sentAt - received, servedBy: name, model: upstreamModel, chatIDHeader: nil,
             backend: name,
-            settle: { usage, _, _, logger in
-                guard let usage else {
-                    logger.debug("answer without usage", metadata: ["zg.endpoint": "\(self.name)"])
-                    return .zero
-                }
-                return self.configuration.prices(for: model, upstreamModel: upstreamModel)?.cost(of: usage) ?? .zero
-            },
+            settle: { usage, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) },
             reportFailure: { reason in self.reportFailure(reason) }
         )
+    }
+
+    /// An answer's cost at the endpoint's configured prices (zero when unpriced or without usage).
+    func cost(of usage: Usage?, model: String, upstreamModel: String, logger: Logger) -> UInt256 {
+        guard let usage else {
+            logger.debug("answer without usage", metadata: ["zg.endpoint": "\(name)"])
+            return .zero
+        }
+        return configuration.prices(for: model, upstreamModel: upstreamModel)?.cost(of: usage) ?? .zero
+    }
+
+    /// The direct relay's exchange with this endpoint, once its model list is known.
+    func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
+        guard readiness.load(ordering: .relaxed), let (origin, basePath) = directOrigin else { return nil }
+        var edited = body
+        let upstreamModel = configuration.aliases[model] ?? model
+        if upstreamModel != model { edited.set("model", string: upstreamModel) }
+        var headers = HTTPHeaders([("Content-Type", "application/json")])
+        if let key = configuration.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
+        var plan = DirectPlan(
+            origin: origin, uri: basePath + path, headers: headers, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
+            chatIDHeader: nil,
+            succeeded: { latency in
+                self.metrics.upstreamLatency(provider: self.name, duration: latency)
+                self.health.recordSuccess(self.name, latency: latency)
+                self.metrics.providerHealthy(self.name, healthy: true)
+            },
+            failed: { reason in self.reportFailure(reason) },
+            settle: { usage, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) }
+        )
+        plan.error = { status, body in status.map { Self.error(status: $0, body: body, endpoint: self.name) } ?? self.unreachable }
+        return plan
+    }
+
+    private var unreachable: OpenAIError {
+        OpenAIError.upstream(.badGateway, "Endpoint \(name) could not be reached.", code: "upstream_unreachable")
     }
 
     func reportFailure(_ reason: String) {

@@ -66,34 +66,70 @@ struct ZeroGBackend: InferenceBackend {
     /// prices, and the TEE signature check per `ZG_VERIFY`.
     private func answer(service: Service, response: HTTPClientResponse, sentBody: [UInt8], overhead: Duration) -> UpstreamAnswer {
         let broker = self.broker
-        let metrics = self.metrics
         var answer = UpstreamAnswer(
             response: response, sentBody: sentBody, overhead: overhead, servedBy: service.provider.checksummed, model: service.model,
             chatIDHeader: response.headers.first(name: "ZG-Res-Key"), backend: "0g",
             settle: { usage, chatID, responseSHA256, logger in
-                var fee = UInt256.zero
-                if let usage {
-                    fee = broker.meter(service: service, usage: usage)
-                    metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
-                    logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
-                } else {
-                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
-                }
-                let verifier = broker.verifier
-                guard verifier.shouldVerify(), !responseSHA256.isEmpty else { return fee }
-                let result = await verifier.verify(
-                    service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
-                )
-                metrics.verification(status: result.status.rawValue)
-                if result.status == .failed {
-                    logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
-                }
+                let fee = self.fee(service: service, usage: usage, logger: logger)
+                guard broker.verifier.shouldVerify(), !responseSHA256.isEmpty else { return fee }
+                await self.verify(service: service, sentBody: sentBody, chatID: chatID, responseSHA256: responseSHA256, logger: logger)
                 return fee
             },
             reportFailure: { reason in self.recordFailure(service.provider, reason: reason) }
         )
         answer.hashesResponse = broker.verifier.mode != .off
         return answer
+    }
+
+    /// Meters an answer: its fee from the usage and the service's prices.
+    func fee(service: Service, usage: Usage?, logger: Logger) -> UInt256 {
+        guard let usage else {
+            logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+            return .zero
+        }
+        let fee = broker.meter(service: service, usage: usage)
+        metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
+        logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
+        return fee
+    }
+
+    /// Checks the provider's TEE signature of one answer (PROTOCOL.md, response verification).
+    func verify(service: Service, sentBody: [UInt8], chatID: String?, responseSHA256: String, logger: Logger) async {
+        let result = await broker.verifier.verify(
+            service: service, chatID: chatID, requestSHA256: ResponseVerifier.sha256Hex(sentBody), responseSHA256: responseSHA256
+        )
+        metrics.verification(status: result.status.rawValue)
+        if result.status == .failed {
+            logger.warning("response verification failed", metadata: ["zg.provider": "\(service.provider)", "zg.reason": "\(result.reason ?? "")"])
+        }
+    }
+
+    /// The direct relay's exchange with the best provider, when its session token is cached.
+    func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
+        guard let token = broker.tokens.cachedToken(for: service.provider),
+              let (origin, basePath) = UpstreamOrigin.parse(service.url.trimmingSlash + "/v1/proxy"), !basePath.contains("?") else { return nil }
+        broker.funder.watch(service.provider)
+        var edited = body
+        if edited.string("model") != service.model { edited.set("model", string: service.model) }
+        let sent = edited.bytes
+        let provider = service.provider.checksummed
+        return DirectPlan(
+            origin: origin, uri: basePath + path, headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", token.authorization)]),
+            body: sent, servedBy: provider, backend: "0g", model: service.model, chatIDHeader: "ZG-Res-Key",
+            succeeded: { latency in
+                self.metrics.upstreamLatency(provider: provider, duration: latency)
+                self.recordSuccess(service.provider, latency: latency)
+            },
+            failed: { reason in self.recordFailure(service.provider, reason: reason) },
+            settle: { usage, chatID, answer, logger in
+                let fee = self.fee(service: service, usage: usage, logger: logger)
+                if self.broker.verifier.shouldVerify() {
+                    let hash = ResponseVerifier.sha256Hex(answer)
+                    Task { await self.verify(service: service, sentBody: sent, chatID: chatID, responseSHA256: hash, logger: logger) }
+                }
+                return fee
+            }
+        )
     }
 
     private func send(service: Service, path: String, body: [UInt8], received: ContinuousClock.Instant) async throws(BrokerError) -> (response: HTTPClientResponse, overhead: Duration) {

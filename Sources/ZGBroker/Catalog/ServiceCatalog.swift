@@ -1,6 +1,7 @@
 import EVM
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Every inference service on chain, indexed by model, cached with a TTL.
 ///
@@ -33,8 +34,12 @@ public actor ServiceCatalog {
     public let ttl: Duration
     public let health: HealthTracker<Address>
     private let logger: Logger
-    private var snapshot: Snapshot?
+    private var snapshot: Snapshot? {
+        didSet { latest.withLock { $0 = snapshot } }
+    }
     private var loading: Task<Snapshot, any Error>?
+    /// The snapshot again, readable without the actor by ``cachedCandidates(for:serviceType:)``.
+    private nonisolated let latest = Mutex<Snapshot?>(nil)
 
     public init(inference: InferenceServingContract, ttl: Duration = .seconds(60), health: HealthTracker<Address>, logger: Logger = Logger(label: "zg.catalog")) {
         self.inference = inference
@@ -93,7 +98,18 @@ public actor ServiceCatalog {
     /// - Throws: ``BrokerError/unknownModel(_:)`` when nothing serves it,
     ///   ``BrokerError/noUsableProvider(model:reason:)`` when services exist but none is usable.
     public func candidates(for model: String, serviceType: String = "chatbot") async throws(BrokerError) -> [Service] {
-        let catalog = try await current()
+        try rank(in: try await current(), model: model, serviceType: serviceType)
+    }
+
+    /// ``candidates(for:serviceType:)`` without waiting: nil when the catalog is not loaded
+    /// or older than the TTL (the caller then takes the path that reloads it); empty when
+    /// nothing usable serves the model.
+    public nonisolated func cachedCandidates(for model: String, serviceType: String = "chatbot") -> [Service]? {
+        guard let catalog = latest.withLock({ $0 }), ContinuousClock.now - catalog.loadedAt < ttl else { return nil }
+        return (try? rank(in: catalog, model: model, serviceType: serviceType)) ?? []
+    }
+
+    private nonisolated func rank(in catalog: Snapshot, model: String, serviceType: String) throws(BrokerError) -> [Service] {
         if model.hasPrefix("0x"), let provider = try? Address(hex: model) {
             guard let service = catalog.byProvider[provider] else { throw .providerNotFound(provider) }
             guard service.isUsable else {

@@ -100,7 +100,8 @@ public enum ProviderErrorBody {
 }
 
 extension String {
-    var trimmingSlash: String {
+    /// The URL without trailing slashes, ready for a path to be appended.
+    public var trimmingSlash: String {
         var text = self
         while text.hasSuffix("/") { text.removeLast() }
         return text

@@ -1,5 +1,6 @@
 import EVM
 import Foundation
+import Synchronization
 
 /// Ephemeral session tokens, one per provider, reused until less than an hour is left.
 ///
@@ -12,7 +13,11 @@ public actor SessionTokenStore {
     private let lifetime: Duration
     private let renewBefore: Duration
     private let generationSource: @Sendable (Address) async throws(BrokerError) -> UInt256
-    private var tokens: [Address: SessionToken] = [:]
+    private var tokens: [Address: SessionToken] = [:] {
+        didSet { cached.withLock { $0 = tokens } }
+    }
+    /// The tokens again, readable without the actor by ``cachedToken(for:)``.
+    private nonisolated let cached = Mutex<[Address: SessionToken]>([:])
     private var generations: [Address: UInt256] = [:]
     private let now: @Sendable () -> Date
 
@@ -33,10 +38,7 @@ public actor SessionTokenStore {
     /// A valid ephemeral token for `provider`, minted when missing or close to expiry.
     public func token(for provider: Address) async throws(BrokerError) -> SessionToken {
         let current = now()
-        if let token = tokens[provider], let expiry = token.expiry,
-           expiry.timeIntervalSince(current) > Double(renewBefore.components.seconds) {
-            return token
-        }
+        if let token = tokens[provider], isFresh(token, at: current) { return token }
         let generation: UInt256
         if let known = generations[provider] {
             generation = known
@@ -51,6 +53,17 @@ public actor SessionTokenStore {
         } catch {
             throw .invalidResponse("cannot mint a session token: \(error)")
         }
+    }
+
+    /// The cached token when it is still fresh, without minting (nil otherwise).
+    public nonisolated func cachedToken(for provider: Address) -> SessionToken? {
+        guard let token = cached.withLock({ $0[provider] }), isFresh(token, at: now()) else { return nil }
+        return token
+    }
+
+    private nonisolated func isFresh(_ token: SessionToken, at current: Date) -> Bool {
+        guard let expiry = token.expiry else { return false }
+        return expiry.timeIntervalSince(current) > Double(renewBefore.components.seconds)
     }
 
     /// Forgets the provider's token and generation (after a revocation or a generation error).

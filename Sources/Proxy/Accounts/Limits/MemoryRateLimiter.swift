@@ -42,6 +42,41 @@ public final class MemoryRateLimiter: RateLimiter {
                 }
             }
         }
+        return try count(relevant, now: now)
+    }
+
+    /// Checks and counts without I/O: nil when a budget's spend must be read first, or when
+    /// a limit refuses (the caller then takes the path that answers the refusal).
+    public func acquireImmediately(_ subjects: [LimitSubject], now: Date) -> LimitGrant? {
+        let relevant = subjects.filter { !$0.policy.isUnlimited }
+        guard !relevant.isEmpty else { return LimitGrant.none }
+        let loaded = counters.withLock { all in
+            relevant.allSatisfy { subject in
+                subject.policy.budget == nil
+                    || all[subject.name]?.spendPeriod == LimitWindow.period(subject.policy.budgetPeriod, now).start
+            }
+        }
+        guard loaded else { return nil }
+        return try? count(relevant, now: now)
+    }
+
+    public func releaseImmediately(_ grant: LimitGrant) {
+        counters.withLock { all in
+            for subject in grant.subjects { all[subject.name]?.inFlight -= 1 }
+        }
+    }
+
+    public func cancelImmediately(_ grant: LimitGrant) {
+        counters.withLock { all in
+            for subject in grant.subjects {
+                all[subject.name]?.inFlight -= 1
+                if all[subject.name]?.requestWindow == grant.window, all[subject.name]!.requests > 0 { all[subject.name]!.requests -= 1 }
+            }
+        }
+    }
+
+    /// Checks every subject, then counts the request against all of them (budgets loaded).
+    private func count(_ relevant: [LimitSubject], now: Date) throws(LimitExceeded) -> LimitGrant {
         let minute = LimitWindow.minute(now)
         return try counters.withLock { all throws(LimitExceeded) -> LimitGrant in
             var requestFigures: (Int, Int, Double)? = nil
@@ -77,14 +112,14 @@ public final class MemoryRateLimiter: RateLimiter {
                 all[subject.name]!.requests += 1
                 all[subject.name]!.inFlight += 1
             }
-            return LimitGrant(leaseID: "", subjects: relevant, requests: requestFigures, tokens: tokenFigures)
+            var grant = LimitGrant(leaseID: "", subjects: relevant, requests: requestFigures, tokens: tokenFigures)
+            grant.window = minute.start
+            return grant
         }
     }
 
     public func release(_ grant: LimitGrant) async {
-        counters.withLock { all in
-            for subject in grant.subjects { all[subject.name]?.inFlight -= 1 }
-        }
+        releaseImmediately(grant)
     }
 
     public func charge(_ subjects: [LimitSubject], tokens: Int, cost: UInt256, at: Date) {

@@ -69,6 +69,8 @@ public struct LimitGrant: Sendable {
     public var subjects: [LimitSubject]
     public var requests: (limit: Int, remaining: Int, resetSeconds: Double)?
     public var tokens: (limit: Int, remaining: Int, resetSeconds: Double)?
+    /// The minute window the request was counted in (memory limiter), for ``RateLimiter/cancelImmediately(_:)``.
+    public var window: Int64 = 0
 
     public static let none = LimitGrant(leaseID: "", subjects: [])
 
@@ -113,6 +115,25 @@ public protocol RateLimiter: Sendable {
     func charge(_ subjects: [LimitSubject], tokens: Int, cost: UInt256, at: Date)
     /// Writes counted charges out (the database limiter batches them); called about once a second.
     func flush() async
+
+    /// The direct relay's variant of ``acquire(_:now:)``: counts without I/O and returns the
+    /// grant, or nil when that is not possible (I/O needed) or the request is refused.
+    func acquireImmediately(_ subjects: [LimitSubject], now: Date) -> LimitGrant?
+    /// ``release(_:)`` of a grant from ``acquireImmediately(_:now:)``.
+    func releaseImmediately(_ grant: LimitGrant)
+    /// Undoes a grant from ``acquireImmediately(_:now:)`` whose request is handed to the
+    /// regular path (which counts it again).
+    func cancelImmediately(_ grant: LimitGrant)
+}
+
+extension RateLimiter {
+    /// Limiters that count in a database cannot decide without I/O.
+    public func acquireImmediately(_ subjects: [LimitSubject], now: Date) -> LimitGrant? {
+        subjects.isEmpty ? LimitGrant.none : nil
+    }
+
+    public func releaseImmediately(_ grant: LimitGrant) {}
+    public func cancelImmediately(_ grant: LimitGrant) {}
 }
 
 /// Fixed windows: the minute and the budget period a moment falls in.

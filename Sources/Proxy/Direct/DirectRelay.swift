@@ -1,0 +1,124 @@
+import EVM
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+import ZGBroker
+
+/// The direct relay: whole JSON answers served on the client connection's event loop, from
+/// memory, with no task hop.
+///
+/// Most inference requests need nothing that waits: the caller's credential is cached, its
+/// limits are counted in memory, the catalog and the 0G session token are in memory. For
+/// those, ``DirectRelayHandler`` (one per client connection, in the HTTP pipeline before the
+/// router) forwards the body through this loop's ``UpstreamConnectionPool`` and writes the
+/// answer itself, with the same headers, metrics, metering and usage record as the router.
+/// Anything else (streams, a cache miss, a database limiter, a refusal, an upstream failure
+/// before the answer) is handed to the router unchanged, which answers it the regular way.
+///
+/// As a `Service` it closes the upstream pools on shutdown.
+final class DirectRelay: ServiceLifecycle.Service, Sendable {
+    /// An inference route the relay serves.
+    struct Route: Sendable {
+        /// The metrics' route label.
+        let name: String
+        /// The field OpenAI requires in the body.
+        let required: String
+        /// The path after the upstream's base URL.
+        let upstreamPath: String
+    }
+
+    let backend: BackendRouter
+    let accounts: Accounts
+    let metrics: GatewayMetrics
+    let configuration: ProxyConfiguration
+    let upstreams: DirectUpstreams
+    let logger: Logger
+    /// The longest answer read into memory (as the router's).
+    let answerLimit = 64 * 1024 * 1024
+    /// Requests the relay answered itself, and requests it handed to the router after reading them.
+    let answered: Counter
+    let handedOver: Counter
+
+    init(backend: BackendRouter, accounts: Accounts, metrics: GatewayMetrics, configuration: ProxyConfiguration, logger: Logger) {
+        self.backend = backend
+        self.accounts = accounts
+        self.metrics = metrics
+        self.configuration = configuration
+        self.upstreams = DirectUpstreams(connectTimeout: configuration.connectTimeout)
+        self.logger = logger
+        answered = metrics.directRelay(outcome: "answered")
+        handedOver = metrics.directRelay(outcome: "handed_over")
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await upstreams.close()
+    }
+
+    private static let routes: [String: Route] = [
+        "/v1/chat/completions": Route(name: "chat", required: "messages", upstreamPath: "/chat/completions"),
+        "/v1/completions": Route(name: "completions", required: "prompt", upstreamPath: "/completions"),
+        "/v1/embeddings": Route(name: "embeddings", required: "input", upstreamPath: "/embeddings"),
+    ]
+
+    /// The route of a request the relay may take, judged by its head alone: a POST to an
+    /// inference route, without CORS, endpoint pinning or `Expect`.
+    func route(for head: HTTPRequest) -> Route? {
+        guard head.method == .post, let path = head.path, let route = Self.routes[path] else { return nil }
+        let fields = head.headerFields
+        guard fields[.origin] == nil, fields[.hostFinal] == nil, fields[.expect] == nil else { return nil }
+        return route
+    }
+
+    /// Everything decided before sending: nil hands the request to the router.
+    ///
+    /// The order matters: checks that cost nothing to undo come first; the limit is counted
+    /// last (and undone by ``DirectAttempt/cancel()`` if the router takes over after all).
+    func prepare(head: HTTPRequest, route: Route, body: ByteBuffer, remote: SocketAddress?) -> DirectAttempt? {
+        guard let json = try? JSONBody(Array(buffer: body)), let model = json.string("model"), !model.isEmpty,
+              json.contains(route.required), json.bool("stream") != true else { return nil }
+        guard let principal = accounts.authenticateImmediately(head.headerFields.credential) else { return nil }
+        if let key = principal.key, !key.allows(model: model) { return nil }
+        guard let plan = backend.directPlan(path: route.upstreamPath, body: json, model: model) else { return nil }
+        var clientIP = ""
+        if case .anonymous = principal.kind {
+            clientIP = ClientAddress.of(head.headerFields, remote: remote, trustForwardedFor: accounts.configuration.trustForwardedFor)
+        }
+        let subjects = accounts.subjects(for: principal, clientIP: clientIP)
+        guard let grant = subjects.isEmpty ? LimitGrant.none : accounts.limiter.acquireImmediately(subjects, now: Date()) else { return nil }
+        let caller = Caller(principal: principal, grant: grant, requestID: RequestIDMiddleware.id(for: head.headerFields), accounts: accounts)
+        try? caller.use(model: model)
+        return DirectAttempt(route: route, plan: plan, caller: caller, relay: self)
+    }
+}
+
+/// One request the direct relay took: its plan and its accounted caller.
+struct DirectAttempt {
+    let route: DirectRelay.Route
+    let plan: DirectPlan
+    let caller: Caller
+    let relay: DirectRelay
+    let received = ContinuousClock.now
+
+    /// Gives the counted limit back before the router takes the request over.
+    func cancel() {
+        relay.accounts.limiter.cancelImmediately(caller.grant)
+    }
+
+    /// Accounts for an answer that went out: metrics, the backend's settlement, the usage
+    /// record, and the limits released.
+    func finish(usage: Usage?, chatID: String?, answer: [UInt8], status: Int) {
+        relay.metrics.request(route: route.name, status: status, duration: .now - received)
+        if let usage { relay.metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: plan.model) }
+        let cost = plan.settle(usage, chatID, answer, relay.logger)
+        caller.record(backend: plan.backend, provider: plan.servedBy, model: nil, usage: usage, cost: cost, status: status)
+        caller.finishImmediately(status: status)
+    }
+}
+
+extension HTTPField.Name {
+    static let expect = HTTPField.Name("expect")!
+}

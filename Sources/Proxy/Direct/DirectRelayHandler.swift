@@ -1,0 +1,268 @@
+import CoreMetrics
+import EVM
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import ZGBroker
+
+/// The direct relay on one client connection (see ``DirectRelay``).
+///
+/// It sits in the HTTP pipeline after the HTTP/1 codec and before the router's channel. A
+/// request whose head fits a direct route is read here; once its body is complete the relay
+/// either answers it itself, or hands the head and body on to the router exactly as they came.
+/// Requests stay in order: while a direct request is in flight, pipelined requests wait here;
+/// while the router has requests in flight, new ones go to the router too.
+final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum Mode {
+        /// Between requests.
+        case idle
+        /// Reading the body of a request the relay may answer.
+        case collecting
+        /// Waiting for the upstream; inbound parts are queued.
+        case relaying
+        /// The current request goes to the router, part by part.
+        case passing
+    }
+
+    private let relay: DirectRelay
+    private var mode = Mode.idle
+    private var head: HTTPRequest?
+    private var route: DirectRelay.Route?
+    private var body = ByteBuffer()
+    /// Requests given to the router whose response has not ended.
+    private var routerInFlight = 0
+    /// Parts that arrived (pipelined) while relaying.
+    private var queued: [HTTPRequestPart] = []
+    /// A shutdown's quiesce event held back until the request in flight here is answered.
+    private var quiesceHeld = false
+    private var quiescing = false
+    private var pool: UpstreamConnectionPool?
+    private var date = HTTPDate()
+
+    init(relay: DirectRelay) {
+        self.relay = relay
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        pool = relay.upstreams.pool(for: context.eventLoop)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data), context: context)
+    }
+
+    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch mode {
+        case .relaying:
+            queued.append(part)
+        case .idle:
+            guard case .head(var request) = part else { return context.fireChannelRead(wrapInboundOut(part)) }
+            // Only the relay may say which upstream failed.
+            if request.headerFields[.skipBackend] != nil { request.headerFields[.skipBackend] = nil }
+            guard routerInFlight == 0, !quiescing, let route = relay.route(for: request) else {
+                routerInFlight += 1
+                mode = .passing
+                context.fireChannelRead(wrapInboundOut(.head(request)))
+                return
+            }
+            head = request
+            self.route = route
+            body.clear()
+            mode = .collecting
+        case .collecting:
+            switch part {
+            case .head:
+                context.fireChannelRead(wrapInboundOut(part))  // not HTTP/1: the decoder never does this
+            case .body(var chunk):
+                if body.readableBytes + chunk.readableBytes > relay.configuration.bodyLimit {
+                    handOver(context: context, attempt: nil, end: false)  // the router answers 413
+                    context.fireChannelRead(wrapInboundOut(.body(chunk)))
+                } else if body.readableBytes == 0 {
+                    body = chunk
+                } else {
+                    body.writeBuffer(&chunk)
+                }
+            case .end:
+                mode = .relaying
+                start(context: context)
+            }
+        case .passing:
+            if case .end = part { mode = .idle }
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+    }
+
+    /// Gives the request read so far to the router (its end too, unless more is coming).
+    private func handOver(context: ChannelHandlerContext, attempt: DirectAttempt?, end: Bool, skip: String? = nil) {
+        attempt?.cancel()
+        guard var head else { return }
+        self.head = nil
+        relay.handedOver.increment()
+        if let skip { head.headerFields[.skipBackend] = skip }
+        routerInFlight += 1
+        mode = end ? .idle : .passing
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        body = ByteBuffer()
+        if end { context.fireChannelRead(wrapInboundOut(.end(nil))) }
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard let head, let route, let pool,
+              let attempt = relay.prepare(head: head, route: route, body: body, remote: context.channel.remoteAddress) else {
+            handOver(context: context, attempt: nil, end: true)
+            return drain(context: context)
+        }
+        let plan = attempt.plan
+        let request = HTTPRequestHead(version: .http1_1, method: .POST, uri: plan.uri, headers: plan.headers)
+        var payload = context.channel.allocator.buffer(capacity: plan.body.count)
+        payload.writeBytes(plan.body)
+        let sentAt = ContinuousClock.now
+        let configuration = relay.configuration
+        pool.execute(
+            origin: plan.origin, head: request, body: payload, firstByteTimeout: .nanoseconds(configuration.firstByteTimeout.nanoseconds),
+            readTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds), maxBody: relay.answerLimit
+        ) { [self] result in
+            answer(result, attempt: attempt, sentAt: sentAt, context: context)
+            drain(context: context)
+            // Outside a socket read: the router's channel delivers what it was given on this.
+            context.fireChannelReadComplete()
+        }
+    }
+
+    private func answer(_ result: Result<UpstreamReply, UpstreamFailure>, attempt: DirectAttempt, sentAt: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        let plan = attempt.plan
+        let reply: UpstreamReply
+        switch result {
+        case .success(let answer) where answer.status.code < 400:
+            reply = answer
+        case .success(let answer):
+            let status = Int(answer.status.code)
+            return failed(status: status, body: Array(buffer: answer.body), reason: "HTTP \(status)", attempt: attempt, context: context)
+        case .failure(.noAnswer(let reason)):
+            return failed(status: nil, body: [], reason: reason, attempt: attempt, context: context)
+        case .failure(.bodyCut(let reason)):
+            plan.failed("body lost: \(reason)")
+            relay.metrics.error(code: "upstream_body_lost")
+            head = nil
+            mode = .idle
+            let error = OpenAIError.upstream(.badGateway, "The upstream's response was cut off.")
+            write(error, requestID: attempt.caller.requestID, context: context)
+            attempt.caller.finishImmediately(status: Int(error.status.code))
+            relay.answered.increment()
+            return
+        }
+        head = nil
+        mode = .idle
+        plan.succeeded(reply.headAt - sentAt)
+        let bytes = Array(buffer: reply.body)
+        let usage = Usage(jsonBytes: bytes[...])
+        let chatIDHeader = plan.chatIDHeader.flatMap { reply.headers.first(name: $0) }
+        let chatID = chatIDHeader ?? (plan.chatIDHeader != nil ? (try? JSONBody(bytes))?.string("id") : nil)
+        var fields = HTTPFields()
+        fields.reserveCapacity(12)
+        fields[.contentType] = reply.headers.first(name: "content-type") ?? "application/json"
+        fields[.contentLength] = String(reply.body.readableBytes)
+        fields[.provider] = plan.servedBy
+        fields[.overhead] = InferenceRoutes.milliseconds(sentAt - attempt.received)
+        if let chatIDHeader { fields[.zgResKey] = chatIDHeader }
+        let grant = attempt.caller.grant
+        if grant.requests != nil || grant.tokens != nil { fields.append(contentsOf: grant.headers) }
+        fields[.requestID] = attempt.caller.requestID
+        fields[.date] = date.current()
+        fields[.server] = "zgproxy"
+        let delivered = context.channel.isActive
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(reply.body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        attempt.finish(usage: usage, chatID: chatID, answer: bytes, status: delivered ? 200 : 499)
+        relay.answered.increment()
+    }
+
+    /// An upstream failed before answering (`status` nil) or with an error status. As in the
+    /// router: 5xx, 429 and no answer count against its health and fail over to the next
+    /// upstream, which the router tries with this one skipped; otherwise the error is answered.
+    private func failed(status: Int?, body: [UInt8], reason: String, attempt: DirectAttempt, context: ChannelHandlerContext) {
+        let plan = attempt.plan
+        let retryable = status.map { $0 >= 500 || $0 == 429 } ?? true
+        if retryable { plan.failed(reason) }
+        if retryable && plan.alternatives {
+            relay.metrics.failover(provider: plan.servedBy)
+            return handOver(context: context, attempt: attempt, end: true, skip: plan.servedBy)
+        }
+        guard let error = plan.error?(status, body) else { return handOver(context: context, attempt: attempt, end: true) }
+        head = nil
+        mode = .idle
+        let code = Int(error.status.code)
+        relay.metrics.error(code: error.code ?? error.type)
+        relay.metrics.request(route: attempt.route.name, status: code, duration: .now - attempt.received)
+        write(error, requestID: attempt.caller.requestID, context: context)
+        attempt.caller.finishImmediately(status: code)
+        relay.answered.increment()
+    }
+
+    private func write(_ error: OpenAIError, requestID: String, context: ChannelHandlerContext) {
+        var fields = error.headers
+        let bytes = error.body
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = String(bytes.count)
+        fields[.requestID] = requestID
+        fields[.date] = date.current()
+        fields[.server] = "zgproxy"
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: bytes))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Feeds parts that waited while relaying, then a held shutdown notice.
+    private func drain(context: ChannelHandlerContext) {
+        while mode != .relaying, !queued.isEmpty {
+            receive(queued.removeFirst(), context: context)
+        }
+        if quiesceHeld, mode == .idle {
+            quiesceHeld = false
+            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    /// Counts the router's answers as they end.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { routerInFlight -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        quiescing = true
+        // The router's connection handler closes an idle connection at once: not while a
+        // request is being answered here.
+        if mode == .collecting || mode == .relaying { quiesceHeld = true } else { context.fireUserInboundEventTriggered(event) }
+    }
+}
+
+/// The `Date` header's IMF-fixdate (`Tue, 24 Nov 2026 08:49:37 GMT`), formatted once a second.
+struct HTTPDate {
+    private var second = 0
+    private var text = ""
+
+    mutating func current() -> String {
+        var now = time(nil)
+        guard now != second else { return text }
+        second = now
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return text
+    }
+}

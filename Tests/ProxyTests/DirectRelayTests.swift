@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Prometheus
+import Testing
+import TestSupport
+import ZGBroker
+@testable import Proxy
+
+/// The direct relay answers whole JSON requests on the connection's event loop; whatever it
+/// cannot answer from memory goes to the router. Both must look the same to a client.
+@Suite("Direct relay", .serialized)
+struct DirectRelayTests {
+    static func counter(_ registry: PrometheusCollectorRegistry, _ outcome: String) -> Int {
+        var buffer = [UInt8]()
+        registry.emit(into: &buffer)
+        let prefix = #"zgproxy_direct_relay_total{outcome="\#(outcome)"} "#
+        let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(prefix) }
+        return line.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+    }
+
+    @Test("warm requests are answered directly with the router's headers, usage and limits; refusals go to the router and count once")
+    func answersLikeTheRouter() async throws {
+        let accounts = try await AccountFixtures.accounts(authToken: GatewayTests.key)
+        try await GatewayTests.withGateway(accounts: accounts) { client, _, registry in
+            let (secret, keyID, _) = try await AccountGatewayTests.makeKey(client, keyLimits: ["rpm": 3])
+            try await AccountFixtures.awayFromMinuteBoundary(needing: 10)
+            var remaining: [String] = []
+            for _ in 0..<3 {
+                let answer = try await AccountGatewayTests.chat(client, key: secret)
+                #expect(answer.status == .ok)
+                #expect(answer.headers[HTTPField.Name("x-zgproxy-provider")!]?.hasPrefix("0x") == true)
+                #expect(answer.headers[.contentType]?.hasPrefix("application/json") == true)
+                #expect(answer.headers[HTTPField.Name("x-request-id")!]?.hasPrefix("req_") == true)
+                #expect(answer.headers[HTTPField.Name("ZG-Res-Key")!] != nil)
+                #expect(answer.headers[.date] != nil && answer.headers[.server] == "zgproxy")
+                remaining.append(answer.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] ?? "")
+                let object = try AccountGatewayTests.json(answer)
+                #expect(object["object"] as? String == "chat.completion")
+            }
+            #expect(remaining == ["2", "1", "0"])
+            // The first request read the key from the store (the router); the next two were answered directly.
+            #expect(Self.counter(registry, "answered") == 2)
+            // The fourth is refused: the relay hands it over and the router answers the 429.
+            let refused = try await AccountGatewayTests.chat(client, key: secret)
+            #expect(refused.status == .tooManyRequests)
+            #expect(AccountGatewayTests.code(refused) == "rate_limit_exceeded")
+            // Handed over: the first (its key was not cached yet) and the refused one.
+            #expect(Self.counter(registry, "handed_over") == 2)
+
+            for _ in 0..<200 where accounts.recorder.pendingCount < 4 { try await Task.sleep(for: .milliseconds(10)) }
+            await accounts.recorder.flush()
+            let logged = try await accounts.store.database.query("SELECT * FROM usage_log WHERE key_id = $1 ORDER BY id", .text(keyID))
+            #expect(logged.map { $0.int("status") } == [200, 200, 200, 429])
+            #expect(logged.prefix(3).allSatisfy { $0.text("backend") == "0g" && ($0.int("prompt_tokens") ?? 0) > 0 && ($0.int("cost") ?? 0) > 0 })
+        }
+        await accounts.close()
+    }
+
+    @Test("pipelined requests are answered in order, whichever path answers each")
+    func pipelining() async throws {
+        try await GatewayTests.withGateway { client, _, registry in
+            // Warm up: the first request mints the session token on the router.
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct"))
+            let port = try #require(client.port)
+            let chat = #"{"model":"qwen-2.5-7b-instruct","messages":[{"role":"user","content":"pipelined"}]}"#
+            let post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(GatewayTests.key)\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(chat.utf8.count)\r\n\r\n\(chat)"
+            let get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+            let bodies = try await RawHTTP.exchange(port: port, send: post + get + post + post, responses: 4)
+            #expect(bodies.count == 4)
+            #expect(bodies[0].contains("chat.completion") && bodies[2].contains("chat.completion") && bodies[3].contains("chat.completion"))
+            #expect(!bodies[1].contains("chat.completion") && bodies[1].contains("status"))
+            // The first POST is answered directly; the router then holds the GET, so the POSTs
+            // after it follow it there, keeping the order.
+            #expect(Self.counter(registry, "answered") == 1)
+        }
+    }
+
+    @Test("an answer cut short is a 502 in the OpenAI shape; a client's x-zgproxy-skip is ignored")
+    func failures() async throws {
+        let cutting = try await CuttingUpstream.start()
+        defer { cutting.stop() }
+        let (healthy, healthyURL) = try await EndpointTests.simulator(models: "steady-model", key: "k")
+        defer { healthy.stop() }
+        let endpoints = [
+            EndpointConfiguration(name: "cutting", baseURL: "http://127.0.0.1:\(cutting.port)/v1", models: ["cut-model"]),
+            EndpointConfiguration(name: "steady", baseURL: healthyURL + "/v1", apiKey: "k", models: ["steady-model"]),
+        ]
+        try await GatewayTests.withGateway(configure: { $0.endpoints = endpoints }) { client, _, registry in
+            // The first request loads the 0G catalog (on the router); the relay needs it in memory.
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("steady-model"))
+            let cut = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("cut-model"))
+            #expect(cut.status == .badGateway)
+            try GatewayTests.expectCode(cut, "upstream_error")
+            #expect(Self.counter(registry, "answered") == 1)
+            #expect(Self.counter(registry, "handed_over") == 1)
+
+            var skipping = GatewayTests.auth
+            skipping[HTTPField.Name("x-zgproxy-skip")!] = "steady"
+            let direct = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: skipping, body: GatewayTests.chat("steady-model"))
+            #expect(direct.status == .ok)
+            // CORS requests take the router, which would skip the only endpoint if the header reached it.
+            skipping[.origin] = "http://app.example"
+            let routed = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: skipping, body: GatewayTests.chat("steady-model"))
+            #expect(routed.status == .ok && routed.headers[HTTPField.Name("x-zgproxy-provider")!] == "steady")
+        }
+    }
+
+    @Test("DIRECT_RELAY switches the relay off; JSON member names with escapes are decoded")
+    func settings() throws {
+        let byDefault = try ProxyConfiguration(environment: Environment(["PORT": "3000"]), networkName: "x")
+        let off = try ProxyConfiguration(environment: Environment(["DIRECT_RELAY": "false"]), networkName: "x")
+        #expect(byDefault.directRelay && !off.directRelay)
+        let body = try JSONBody(Array(#"{"mo\u0064el":"a\"b","plain":"caf\u00e9","raw":"café"}"#.utf8))
+        #expect(body.string("model") == "a\"b" && body.string("plain") == "café" && body.string("raw") == "café")
+        #expect(UpstreamOrigin.parse("https://api.example.com/v1")?.origin == UpstreamOrigin(host: "api.example.com", port: 443, tls: true))
+        #expect(UpstreamOrigin.parse("http://[::1]:8080")?.origin.hostHeader == "[::1]:8080")
+        #expect(UpstreamOrigin.parse("http://h:99999/v1") == nil && UpstreamOrigin.parse("ftp://h") == nil)
+    }
+}
+
+/// Writes raw bytes to the gateway and reads `responses` HTTP/1.1 answers (Content-Length bodies).
+enum RawHTTP {
+    static func exchange(port: Int, send: String, responses: Int) async throws -> [String] {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: send))
+            var received = [UInt8]()
+            var bodies: [String] = []
+            for try await chunk in inbound {
+                received += Array(buffer: chunk)
+                while let body = takeResponse(&received) { bodies.append(body) }
+                if bodies.count == responses { break }
+            }
+            return bodies
+        }
+    }
+
+    private static func takeResponse(_ bytes: inout [UInt8]) -> String? {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let end = bytes.indices.first(where: { bytes[$0...].starts(with: separator) }) else { return nil }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        guard bytes.count >= end + 4 + length else { return nil }
+        let body = String(decoding: bytes[(end + 4)..<(end + 4 + length)], as: UTF8.self)
+        bytes.removeFirst(end + 4 + length)
+        return body
+    }
+}
+
+/// An upstream that announces a 1,000-byte answer, sends 20 bytes and closes.
+final class CuttingUpstream: Sendable {
+    let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    private init(channel: any Channel) { self.channel = channel }
+
+    static func start() async throws -> CuttingUpstream {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.pipeline.addHandler(Cutter()) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return CuttingUpstream(channel: channel)
+    }
+
+    func stop() { channel.close(promise: nil) }
+
+    private final class Cutter: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"chatcmpl-cut\","
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}
