@@ -291,6 +291,14 @@ extension UInt256 {
     }
 }
 
+extension UInt256 {
+    /// The nearest `Double` (for metrics; exact below 2^53).
+    public var doubleValue: Double {
+        let base = 18_446_744_073_709_551_616.0  // 2^64
+        return ((Double(w3) * base + Double(w2)) * base + Double(w1)) * base + Double(w0)
+    }
+}
+
 // MARK: Text
 
 extension UInt256: CustomStringConvertible, LosslessStringConvertible {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Hummingbird
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import ZGBroker
@@ -13,7 +14,7 @@ import ZGBroker
 /// stop after the server has drained), and closes `accounts` when the group has finished.
 public func buildApplication(
     configuration: ProxyConfiguration, broker: ZGBroker, accounts: Accounts, registry: PrometheusCollectorRegistry, logger: Logger,
-    httpClient: HTTPClient = .shared
+    httpClient: HTTPClient = .shared, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let metrics = GatewayMetrics(factory: PrometheusMetricsFactory(registry: registry))
     let router = Router(context: GatewayRequestContext.self)
@@ -58,6 +59,7 @@ public func buildApplication(
         server: .http1(configuration: .init(additionalChannelHandlers: direct.map { [DirectRelayHandler(relay: $0)] } ?? [])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "zgproxy"),
         services: services,
+        onServerRunning: onServerRunning,
         logger: logger
     )
 }

@@ -88,17 +88,19 @@ struct ServeCommand: AsyncParsableCommand {
                 configuration: accountsConfiguration, authToken: proxyConfiguration.authToken, chainID: broker.chain.chainID,
                 walletKey: key.rawBytes, logger: logger
             )
+            // The banner (which scripts and tests wait for) once the port is listening.
             let app = buildApplication(
                 configuration: proxyConfiguration, broker: broker, accounts: accounts, registry: PrometheusCollectorRegistry(), logger: logger,
                 httpClient: httpClient
-            )
+            ) { [brokerWallet = broker.wallet, sandbox] _ in
+                printBanner(proxyConfiguration, wallet: brokerWallet, sandbox: sandbox, accounts: accountsConfiguration)
+            }
             // Shut down in reverse: the server drains first, then the usage recorder writes the rest.
             var serviceConfiguration = ServiceGroupConfiguration(
                 services: broker.backgroundServices.map { .init(service: $0) } + [.init(service: accounts.recorder), .init(service: app)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
             )
             serviceConfiguration.maximumGracefulShutdownDuration = proxyConfiguration.shutdownGrace
-            printBanner(proxyConfiguration, wallet: broker.wallet, sandbox: sandbox, accounts: accountsConfiguration)
             do {
                 try await ServiceGroup(configuration: serviceConfiguration).run()
             } catch {

@@ -10,6 +10,7 @@ struct IntegerAndAmountTests {
         #expect(max.addingReportingOverflow(1).overflow)
         #expect(UInt256.zero.subtractingReportingOverflow(1).overflow)
         let big = UInt256(decimal: "340282366920938463463374607431768211456")!  // 2^128
+        #expect(big.doubleValue == 0x1p128 && UInt256(123_456_789).doubleValue == 123_456_789 && max.doubleValue == 0x1p256)
         #expect(big == UInt256.one << 128)
         #expect(big.multipliedReportingOverflow(by: big).overflow)
         let dividend = UInt256(decimal: "98765432109876543210987654321098765432109876543210")!

@@ -122,10 +122,12 @@ struct BackendRouter: InferenceBackend {
 
     private func candidates(for model: String, zeroGServices: [Service]?) -> [Candidate] {
         var ranked: [(priority: Int, order: Double, candidate: Candidate)] = []
-        for endpoint in endpoints where endpoint.serves(model) {
+        let serving = endpoints.filter { $0.serves(model) }
+        for endpoint in serving {
             let benched = health.isBenched(endpoint.name)
-            // Weighted random order: the smallest -ln(U)/w wins (exponential races).
-            let draw = -log(Double.random(in: Double.ulpOfOne..<1)) / Double(endpoint.configuration.weight)
+            // Weighted random order: the smallest -ln(U)/w wins (exponential races). One
+            // endpoint needs no draw (each is a system call for randomness).
+            let draw = serving.count == 1 ? 0 : -log(Double.random(in: Double.ulpOfOne..<1)) / Double(endpoint.configuration.weight)
             ranked.append((endpoint.configuration.priority + (benched ? 1_000_000 : 0), draw, .endpoint(endpoint)))
         }
         // 0G joins when it has the model, or alone (it then answers the precise 404 or 503)…

@@ -35,7 +35,7 @@ final class OpenAIEndpoint: Sendable {
         if let models = configuration.models { discovered.withLock { $0 = models } }
         if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
         directOrigin = UpstreamOrigin.parse(Self.requestBase(configuration)).flatMap { parsed in
-            parsed.path.contains("?") ? nil : (parsed.origin, parsed.path.hasSuffix("/") ? String(parsed.path.dropLast()) : parsed.path)
+            parsed.path.utf8.contains(UInt8(ascii: "?")) ? nil : (parsed.origin, parsed.path.hasSuffix("/") ? String(parsed.path.dropLast()) : parsed.path)
         }
     }
 
@@ -136,8 +136,7 @@ final class OpenAIEndpoint: Sendable {
             if status >= 500 || status == 429 { reportFailure("HTTP \(status)") }
             throw Self.error(status: status, body: bytes, endpoint: name)
         }
-        health.recordSuccess(name, latency: .now - sentAt)
-        metrics.providerHealthy(name, healthy: true)
+        if health.recordSuccess(name, latency: .now - sentAt) { metrics.providerHealthy(name, healthy: true) }
         return UpstreamAnswer(
             response: response, sentBody: edited.bytes, overhead: sentAt - received, servedBy: name, model: upstreamModel, chatIDHeader: nil,
             backend: name,
@@ -168,8 +167,7 @@ final class OpenAIEndpoint: Sendable {
             chatIDHeader: nil,
             succeeded: { latency in
                 self.metrics.upstreamLatency(provider: self.name, duration: latency)
-                self.health.recordSuccess(self.name, latency: latency)
-                self.metrics.providerHealthy(self.name, healthy: true)
+                if self.health.recordSuccess(self.name, latency: latency) { self.metrics.providerHealthy(self.name, healthy: true) }
             },
             failed: { reason in self.reportFailure(reason) },
             settle: { usage, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) }

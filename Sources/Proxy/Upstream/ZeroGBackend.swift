@@ -88,7 +88,7 @@ struct ZeroGBackend: InferenceBackend {
             return .zero
         }
         let fee = broker.meter(service: service, usage: usage)
-        metrics.fee(neuron: Double(fee.description) ?? 0, provider: service.provider.checksummed)
+        metrics.fee(neuron: fee.doubleValue, provider: service.provider.checksummed)
         logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
         return fee
     }
@@ -107,7 +107,8 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider),
-              let (origin, basePath) = UpstreamOrigin.parse(service.url.trimmingSlash + "/v1/proxy"), !basePath.contains("?") else { return nil }
+              let (origin, basePath) = UpstreamOrigin.parse(service.url.trimmingSlash + "/v1/proxy"),
+              !basePath.utf8.contains(UInt8(ascii: "?")) else { return nil }
         broker.funder.watch(service.provider)
         var edited = body
         if edited.string("model") != service.model { edited.set("model", string: service.model) }
@@ -166,8 +167,7 @@ struct ZeroGBackend: InferenceBackend {
     /// Records an outcome in the broker's health tracker (which ranks providers and opens
     /// circuits) and in the `zgproxy_provider_up` gauge.
     func recordSuccess(_ provider: Address, latency: Duration) {
-        broker.health.recordSuccess(provider, latency: latency)
-        metrics.providerHealthy(provider.checksummed, healthy: true)
+        if broker.health.recordSuccess(provider, latency: latency) { metrics.providerHealthy(provider.checksummed, healthy: true) }
     }
 
     func recordFailure(_ provider: Address, reason: String) {

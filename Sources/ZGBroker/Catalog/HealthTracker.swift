@@ -45,15 +45,23 @@ public final class HealthTracker<Key: Hashable & Sendable>: Sendable {
         self.configuration = configuration
     }
 
-    public func recordSuccess(_ key: Key, latency: Duration) {
+    /// Records a success; returns true when the key was new or had been failing (so a health
+    /// gauge needs setting; it stays as it was otherwise).
+    @discardableResult
+    public func recordSuccess(_ key: Key, latency: Duration) -> Bool {
         let millis = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
-        state.withLock { all in
-            var entry = all[key] ?? Snapshot()
-            entry.latencyMillis = entry.latencyMillis.map { $0 + configuration.smoothing * (millis - $0) } ?? millis
-            entry.consecutiveFailures = 0
-            entry.successes += 1
-            entry.benchedUntil = nil
-            all[key] = entry
+        let smoothing = configuration.smoothing
+        return state.withLock { all in
+            let isNew = all[key] == nil
+            func update(_ entry: inout Snapshot) -> Bool {
+                let wasFailing = entry.consecutiveFailures > 0 || entry.benchedUntil != nil
+                entry.latencyMillis = entry.latencyMillis.map { $0 + smoothing * (millis - $0) } ?? millis
+                entry.consecutiveFailures = 0
+                entry.successes += 1
+                entry.benchedUntil = nil
+                return wasFailing
+            }
+            return update(&all[key, default: Snapshot()]) || isNew
         }
     }
 

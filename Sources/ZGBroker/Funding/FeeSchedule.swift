@@ -107,17 +107,19 @@ public struct FeeSchedule: Sendable, Hashable {
 }
 
 /// Fee schedules by service, built once: a schedule parses the service's `additionalInfo`
-/// JSON, and the gateway meters every answer.
+/// JSON, and the gateway meters every answer. Keyed by provider (hashing a whole `Service`,
+/// strings and all, would cost more than the fee); the entry is used while the service is equal
+/// to the one it was built from, so a provider that changes its prices gets a new schedule.
 final class FeeScheduleCache: Sendable {
-    private let schedules = Mutex<[Service: FeeSchedule]>([:])
+    private let schedules = Mutex<[Address: (service: Service, schedule: FeeSchedule)]>([:])
 
     func schedule(for service: Service) -> FeeSchedule {
-        if let known = schedules.withLock({ $0[service] }) { return known }
+        if let known = schedules.withLock({ $0[service.provider] }), known.service == service { return known.schedule }
         let schedule = FeeSchedule(service: service)
         schedules.withLock { cache in
             // Services change rarely; a catalog full of stale entries is simply started over.
             if cache.count >= 1024 { cache.removeAll(keepingCapacity: true) }
-            cache[service] = schedule
+            cache[service.provider] = (service, schedule)
         }
         return schedule
     }
