@@ -82,7 +82,7 @@ struct DirectRelayTests {
 
     @Test("an answer cut short is a 502 in the OpenAI shape; a client's x-zgproxy-skip is ignored")
     func failures() async throws {
-        let cutting = try await CuttingUpstream.start()
+        let cutting = try await OddUpstream.start(.cutsAnswers)
         defer { cutting.stop() }
         let (healthy, healthyURL) = try await EndpointTests.simulator(models: "steady-model", key: "k")
         defer { healthy.stop() }
@@ -107,6 +107,23 @@ struct DirectRelayTests {
             skipping[.origin] = "http://app.example"
             let routed = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: skipping, body: GatewayTests.chat("steady-model"))
             #expect(routed.status == .ok && routed.headers[HTTPField.Name("x-zgproxy-provider")!] == "steady")
+        }
+    }
+
+    @Test("a kept-alive upstream connection closed under a request is retried once on a new one, not counted as a failure")
+    func staleConnection() async throws {
+        let upstream = try await OddUpstream.start(.closesReusedConnections)
+        defer { upstream.stop() }
+        let endpoint = EndpointConfiguration(name: "once", baseURL: "http://127.0.0.1:\(upstream.port)/v1", models: ["once-model"])
+        try await GatewayTests.withGateway(configure: { $0.endpoints = [endpoint] }) { client, _, registry in
+            // The first request loads the 0G catalog (on the router); the relay needs it in memory.
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("once-model"))
+            for _ in 0..<3 {
+                let answer = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("once-model"))
+                #expect(answer.status == .ok && String(buffer: answer.body).contains("chatcmpl-once"))
+            }
+            #expect(Self.counter(registry, "answered") == 3)
+            #expect(Self.counter(registry, "handed_over") == 1)
         }
     }
 
@@ -156,29 +173,50 @@ enum RawHTTP {
     }
 }
 
-/// An upstream that announces a 1,000-byte answer, sends 20 bytes and closes.
-final class CuttingUpstream: Sendable {
+/// A misbehaving upstream on loopback.
+final class OddUpstream: Sendable {
+    enum Behaviour: Sendable {
+        /// Announces a 1,000-byte answer, sends 20 bytes and closes.
+        case cutsAnswers
+        /// Answers the first request of a connection (keep-alive), and closes the connection when a
+        /// second one arrives on it: an idle timeout meeting a request on the way.
+        case closesReusedConnections
+    }
+
     let channel: any Channel
     var port: Int { channel.localAddress?.port ?? 0 }
 
     private init(channel: any Channel) { self.channel = channel }
 
-    static func start() async throws -> CuttingUpstream {
+    static func start(_ behaviour: Behaviour) async throws -> OddUpstream {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in channel.pipeline.addHandler(Cutter()) }
+            .childChannelInitializer { channel in channel.pipeline.addHandler(Answerer(behaviour: behaviour)) }
             .bind(host: "127.0.0.1", port: 0).get()
-        return CuttingUpstream(channel: channel)
+        return OddUpstream(channel: channel)
     }
 
     func stop() { channel.close(promise: nil) }
 
-    private final class Cutter: ChannelInboundHandler, Sendable {
+    private final class Answerer: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
+        let behaviour: Behaviour
+        var answered = false
+
+        init(behaviour: Behaviour) { self.behaviour = behaviour }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"chatcmpl-cut\","
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            switch behaviour {
+            case .cutsAnswers:
+                let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"chatcmpl-cut\","
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            case .closesReusedConnections:
+                guard !answered else { return context.close(promise: nil) }
+                answered = true
+                let json = #"{"id":"chatcmpl-once","object":"chat.completion","model":"once-model","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
+                let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)"
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
+            }
         }
     }
 }

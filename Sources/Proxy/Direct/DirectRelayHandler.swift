@@ -146,12 +146,13 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .success(let answer):
             let status = Int(answer.status.code)
             return failed(status: status, body: Array(buffer: answer.body), reason: "HTTP \(status)", attempt: attempt, context: context)
-        case .failure(.noAnswer(let reason)):
+        case .failure(.noAnswer(let reason)), .failure(.closedBeforeAnswer(let reason)):
             return failed(status: nil, body: [], reason: reason, attempt: attempt, context: context)
         case .failure(.bodyCut(let reason)):
             plan.failed("body lost: \(reason)")
             relay.metrics.error(code: "upstream_body_lost")
             head = nil
+            body = ByteBuffer()
             mode = .idle
             let error = OpenAIError.upstream(.badGateway, "The upstream's response was cut off.")
             write(error, requestID: attempt.caller.requestID, context: context)
@@ -160,6 +161,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         head = nil
+        body = ByteBuffer()
         mode = .idle
         plan.succeeded(reply.headAt - sentAt)
         let bytes = Array(buffer: reply.body)
@@ -199,6 +201,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard let error = plan.error?(status, body) else { return handOver(context: context, attempt: attempt, end: true) }
         head = nil
+        self.body = ByteBuffer()
         mode = .idle
         let code = Int(error.status.code)
         relay.metrics.error(code: error.code ?? error.type)

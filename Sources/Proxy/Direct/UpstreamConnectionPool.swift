@@ -63,12 +63,15 @@ struct UpstreamReply {
 enum UpstreamFailure: Error, Equatable {
     /// No answer byte came back: connecting failed, the connection closed or the head was late.
     case noAnswer(String)
+    /// A kept-alive connection closed (or was reset) before any answer byte: usually the
+    /// upstream's idle timeout met our request on the way. Retried once on a new connection.
+    case closedBeforeAnswer(String)
     /// The head came but the body did not finish (closed, too slow or too large).
     case bodyCut(String)
 
     var reason: String {
         switch self {
-        case .noAnswer(let reason), .bodyCut(let reason): reason
+        case .noAnswer(let reason), .closedBeforeAnswer(let reason), .bodyCut(let reason): reason
         }
     }
 }
@@ -116,14 +119,23 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let exchange = UpstreamExchange(head: head, body: body, firstByteTimeout: firstByteTimeout, readTimeout: readTimeout, maxBody: maxBody, completion: completion)
         if let connection = takeIdle(origin) {
-            connection.start(exchange)
+            var onReused = exchange
+            onReused.completion = { [self] result in
+                if case .failure(.closedBeforeAnswer) = result { return startOnNewConnection(origin, exchange) }
+                completion(result)
+            }
+            connection.start(onReused)
             return
         }
-        guard !closed else { return completion(.failure(.noAnswer("the gateway is shutting down"))) }
+        startOnNewConnection(origin, exchange)
+    }
+
+    private func startOnNewConnection(_ origin: UpstreamOrigin, _ exchange: UpstreamExchange) {
+        guard !closed else { return exchange.completion(.failure(.noAnswer("the gateway is shutting down"))) }
         connect(origin).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection): connection.start(exchange)
-            case .failure(let error): completion(.failure(.noAnswer("could not connect: \(error)")))
+            case .failure(let error): exchange.completion(.failure(.noAnswer("could not connect: \(error)")))
             }
         }
     }
@@ -222,7 +234,7 @@ private struct UpstreamExchange {
     let firstByteTimeout: TimeAmount
     let readTimeout: TimeAmount
     let maxBody: Int
-    let completion: (Result<UpstreamReply, UpstreamFailure>) -> Void
+    var completion: (Result<UpstreamReply, UpstreamFailure>) -> Void
 }
 
 /// Reads the answer of the connection's current exchange and gives the connection back to
@@ -298,12 +310,12 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(head == nil ? .noAnswer("connection closed") : .bodyCut("connection closed"))
+        fail(head == nil ? .closedBeforeAnswer("connection closed") : .bodyCut("connection closed"))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(head == nil ? .noAnswer("\(error)") : .bodyCut("\(error)"))
+        fail(head == nil ? .closedBeforeAnswer("\(error)") : .bodyCut("\(error)"))
         context.close(promise: nil)
     }
 }
