@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import ZGBroker
 
 /// The gateway's own settings (the 0G ones are ``BrokerConfiguration``'s).
@@ -16,6 +17,8 @@ import ZGBroker
 /// - `UPSTREAM_MAX_CONNECTIONS`: connections kept per upstream host (1024). Every open stream
 ///   holds one, so this bounds concurrent streams per provider.
 /// - `DEBUG`: `true` for debug logs (and every request on the regular path, so each is logged).
+/// - `UPSTREAM_CA_FILE`: PEM file of extra root certificates trusted for HTTPS upstreams (an
+///   endpoint behind a private CA), besides the system's.
 /// - `DIRECT_RELAY`: `true` (default) answers plain JSON requests whose every step is in memory
 ///   on the connection's event loop (see `DirectRelayHandler`); `false` sends all through the router.
 /// - Endpoints besides 0G: `ZGPROXY_CONFIG`, `ENDPOINTS`, `TARGET_OPENAI_URL` + `API_KEY`
@@ -46,6 +49,15 @@ public struct ProxyConfiguration: Sendable {
     public var zeroGPriority: Int = 100
     /// Whether whole JSON answers may take the direct relay (`DIRECT_RELAY`).
     public var directRelay: Bool = true
+    /// Extra trusted roots for HTTPS upstreams (`UPSTREAM_CA_FILE`).
+    public var upstreamCAFile: String?
+
+    /// TLS for upstream connections, the router's HTTP client and the direct relay alike.
+    public var upstreamTLS: TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let upstreamCAFile { tls.additionalTrustRoots = [.file(upstreamCAFile)] }
+        return tls
+    }
 
     public init(
         host: String = "0.0.0.0", port: Int = 3000, authToken: String? = nil, bodyLimit: Int = 32 * 1024 * 1024,
@@ -94,6 +106,12 @@ public struct ProxyConfiguration: Sendable {
         }
         debug = try environment.bool("DEBUG", default: false)
         directRelay = try environment.bool("DIRECT_RELAY", default: true)
+        if let file = environment["UPSTREAM_CA_FILE"] {
+            guard (try? NIOSSLCertificate.fromPEMFile(file))?.isEmpty == false else {
+                throw ConfigurationError(setting: "UPSTREAM_CA_FILE", reason: "must name a readable PEM file of certificates")
+            }
+            upstreamCAFile = file
+        }
         upstreamConnectionsPerHost = try environment.integer("UPSTREAM_MAX_CONNECTIONS", default: 1024, range: 1...65_536)
         endpoints = try EndpointConfiguration.all(from: environment)
         zeroGPriority = try environment.integer("ZG_PRIORITY", default: 100, range: -1_000_000...1_000_000)

@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         // No tracer is bootstrapped; without this AHC still builds span attributes (parsing the
         // URL again) for the no-op default on every request.
         clientConfiguration.tracing.tracer = nil
+        clientConfiguration.tlsConfiguration = proxyConfiguration.upstreamTLS
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             let broker = try await ZGBroker.connect(configuration: brokerConfiguration, httpClient: httpClient, logger: logger)

@@ -1,12 +1,16 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Prometheus
 import Testing
+import SwiftASN1
 import TestSupport
+import X509
 import ZGBroker
 @testable import Proxy
 
@@ -70,13 +74,15 @@ struct DirectRelayTests {
             let post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(GatewayTests.key)\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(chat.utf8.count)\r\n\r\n\(chat)"
             let get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-            let bodies = try await RawHTTP.exchange(port: port, send: post + get + post + post, responses: 4)
-            #expect(bodies.count == 4)
-            #expect(bodies[0].contains("chat.completion") && bodies[2].contains("chat.completion") && bodies[3].contains("chat.completion"))
-            #expect(!bodies[1].contains("chat.completion") && bodies[1].contains("status"))
-            // The first POST is answered directly; the router then holds the GET, so the POSTs
-            // after it follow it there, keeping the order.
-            #expect(Self.counter(registry, "answered") == 1)
+            // P G P P G P in one write: the relay answers the POSTs, the router the GETs; a POST
+            // after a GET waits for the router's answer to end.
+            let order = "PGPPGP"
+            let bodies = try await RawHTTP.exchange(port: port, send: order.map { $0 == "P" ? post : get }.joined(), responses: order.count)
+            try #require(bodies.count == order.count)
+            for (kind, body) in zip(order, bodies) {
+                #expect(body.contains(kind == "P" ? "chat.completion" : "\"status\":\"ok\""), "\(kind): \(body)")
+            }
+            #expect(Self.counter(registry, "answered") == 4)
         }
     }
 
@@ -125,6 +131,59 @@ struct DirectRelayTests {
             #expect(Self.counter(registry, "answered") == 3)
             #expect(Self.counter(registry, "handed_over") == 1)
         }
+    }
+
+    @Test("HTTPS upstreams: the certificate is checked against the system roots plus UPSTREAM_CA_FILE")
+    func https() async throws {
+        let (certificate, key) = try Self.selfSignedCertificate(for: "localhost")
+        let caFile = FileManager.default.temporaryDirectory.appendingPathComponent("zgproxy-ca-\(UUID().uuidString).pem").path
+        try certificate.write(toFile: caFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        let server = try NIOSSLContext(configuration: .makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
+        ))
+        let upstream = try await OddUpstream.start(.answers, tls: server)
+        defer { upstream.stop() }
+        let endpoint = EndpointConfiguration(name: "secure", baseURL: "https://localhost:\(upstream.port)/v1", models: ["once-model"])
+        for trusted in [true, false] {
+            try await GatewayTests.withGateway(configure: { configuration in
+                configuration.endpoints = [endpoint]
+                configuration.upstreamCAFile = trusted ? caFile : nil
+            }) { client, _, registry in
+                // A 0G request loads the catalog; the relay needs it in memory.
+                _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct"))
+                let answer = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("once-model"))
+                if trusted {
+                    #expect(answer.status == .ok && String(buffer: answer.body).contains("chatcmpl-once"))
+                    // Relayed directly (the 0G request before it went to the router, which mints the session token).
+                    #expect(Self.counter(registry, "answered") == 1 && Self.counter(registry, "handed_over") == 1)
+                } else {
+                    // Without the root, the handshake fails and nothing is sent: the endpoint is unreachable.
+                    #expect(answer.status == .badGateway)
+                    try GatewayTests.expectCode(answer, "upstream_unreachable")
+                }
+            }
+        }
+        #expect(throws: ConfigurationError.self) { try ProxyConfiguration(environment: Environment(["UPSTREAM_CA_FILE": "/nonexistent.pem"]), networkName: "x") }
+    }
+
+    /// A self-signed P-256 certificate for `host` and its key, both PEM.
+    static func selfSignedCertificate(for host: String) throws -> (certificate: String, key: String) {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName(host) }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: Date() - 3600, notValidAfter: Date() + 3600, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                SubjectAlternativeNames([.dnsName(host)])
+            },
+            issuerPrivateKey: .init(key)
+        )
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return (PEMDocument(type: "CERTIFICATE", derBytes: serializer.serializedBytes).pemString, key.pemRepresentation)
     }
 
     @Test("DIRECT_RELAY switches the relay off; JSON member names with escapes are decoded")
@@ -181,6 +240,8 @@ final class OddUpstream: Sendable {
         /// Answers the first request of a connection (keep-alive), and closes the connection when a
         /// second one arrives on it: an idle timeout meeting a request on the way.
         case closesReusedConnections
+        /// Answers every request, keeping the connection.
+        case answers
     }
 
     let channel: any Channel
@@ -188,9 +249,15 @@ final class OddUpstream: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    static func start(_ behaviour: Behaviour) async throws -> OddUpstream {
+    /// - Parameter tls: serves HTTPS with this context.
+    static func start(_ behaviour: Behaviour, tls: NIOSSLContext? = nil) async throws -> OddUpstream {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in channel.pipeline.addHandler(Answerer(behaviour: behaviour)) }
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addHandler(Answerer(behaviour: behaviour))
+                }
+            }
             .bind(host: "127.0.0.1", port: 0).get()
         return OddUpstream(channel: channel)
     }
@@ -210,8 +277,8 @@ final class OddUpstream: Sendable {
             case .cutsAnswers:
                 let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"chatcmpl-cut\","
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            case .closesReusedConnections:
-                guard !answered else { return context.close(promise: nil) }
+            case .closesReusedConnections, .answers:
+                guard !answered || behaviour == .answers else { return context.close(promise: nil) }
                 answered = true
                 let json = #"{"id":"chatcmpl-once","object":"chat.completion","model":"once-model","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
                 let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)"

@@ -47,7 +47,7 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
         self.accounts = accounts
         self.metrics = metrics
         self.configuration = configuration
-        self.upstreams = DirectUpstreams(connectTimeout: configuration.connectTimeout)
+        self.upstreams = DirectUpstreams(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS)
         self.logger = logger
         answered = metrics.directRelay(outcome: "answered")
         handedOver = metrics.directRelay(outcome: "handed_over")

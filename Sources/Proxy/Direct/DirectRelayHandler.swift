@@ -13,7 +13,7 @@ import ZGBroker
 /// request whose head fits a direct route is read here; once its body is complete the relay
 /// either answers it itself, or hands the head and body on to the router exactly as they came.
 /// Requests stay in order: while a direct request is in flight, pipelined requests wait here;
-/// while the router has requests in flight, new ones go to the router too.
+/// while the router answers one, a request the relay may answer waits for that answer to end.
 final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -29,6 +29,9 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case relaying
         /// The current request goes to the router, part by part.
         case passing
+        /// A request the relay may answer arrived while the router still answers an earlier
+        /// one: it waits (queued) for that answer to end, so answers stay in order.
+        case waiting
     }
 
     private let relay: DirectRelay
@@ -38,7 +41,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var body = ByteBuffer()
     /// Requests given to the router whose response has not ended.
     private var routerInFlight = 0
-    /// Parts that arrived (pipelined) while relaying.
+    /// Parts that arrived while relaying or waiting.
     private var queued: [HTTPRequestPart] = []
     /// A shutdown's quiesce event held back until the request in flight here is answered.
     private var quiesceHeld = false
@@ -60,16 +63,22 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch mode {
-        case .relaying:
+        case .relaying, .waiting:
             queued.append(part)
         case .idle:
             guard case .head(var request) = part else { return context.fireChannelRead(wrapInboundOut(part)) }
             // Only the relay may say which upstream failed.
             if request.headerFields[.skipBackend] != nil { request.headerFields[.skipBackend] = nil }
-            guard routerInFlight == 0, !quiescing, let route = relay.route(for: request) else {
+            guard !quiescing, let route = relay.route(for: request) else {
                 routerInFlight += 1
                 mode = .passing
                 context.fireChannelRead(wrapInboundOut(.head(request)))
+                return
+            }
+            guard routerInFlight == 0 else {
+                mode = .waiting
+                // First: parts queued behind it (when drained from the queue) belong to it or later requests.
+                queued.insert(.head(request), at: 0)
                 return
             }
             head = request
@@ -155,9 +164,9 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             body = ByteBuffer()
             mode = .idle
             let error = OpenAIError.upstream(.badGateway, "The upstream's response was cut off.")
+            relay.answered.increment()
             write(error, requestID: attempt.caller.requestID, context: context)
             attempt.caller.finishImmediately(status: Int(error.status.code))
-            relay.answered.increment()
             return
         }
         head = nil
@@ -181,11 +190,11 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.date] = date.current()
         fields[.server] = "zgproxy"
         let delivered = context.channel.isActive
+        relay.answered.increment()  // before the answer can reach the client (tests read it then)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(reply.body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         attempt.finish(usage: usage, chatID: chatID, answer: bytes, status: delivered ? 200 : 499)
-        relay.answered.increment()
     }
 
     /// An upstream failed before answering (`status` nil) or with an error status. As in the
@@ -206,9 +215,9 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let code = Int(error.status.code)
         relay.metrics.error(code: error.code ?? error.type)
         relay.metrics.request(route: attempt.route.name, status: code, duration: .now - attempt.received)
+        relay.answered.increment()
         write(error, requestID: attempt.caller.requestID, context: context)
         attempt.caller.finishImmediately(status: code)
-        relay.answered.increment()
     }
 
     private func write(_ error: OpenAIError, requestID: String, context: ChannelHandlerContext) {
@@ -226,7 +235,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Feeds parts that waited while relaying, then a held shutdown notice.
     private func drain(context: ChannelHandlerContext) {
-        while mode != .relaying, !queued.isEmpty {
+        while mode != .relaying, mode != .waiting, !queued.isEmpty {
             receive(queued.removeFirst(), context: context)
         }
         if quiesceHeld, mode == .idle {
@@ -237,8 +246,17 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Counts the router's answers as they end.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { routerInFlight -= 1 }
         context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return }
+        routerInFlight -= 1
+        if routerInFlight == 0, mode == .waiting {
+            mode = .idle
+            // Not from inside the router's write: on the next turn of the loop.
+            context.eventLoop.assumeIsolated().execute { [self] in
+                drain(context: context)
+                context.fireChannelReadComplete()
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -246,7 +264,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         quiescing = true
         // The router's connection handler closes an idle connection at once: not while a
         // request is being answered here.
-        if mode == .collecting || mode == .relaying { quiesceHeld = true } else { context.fireUserInboundEventTriggered(event) }
+        if mode == .collecting || mode == .relaying || mode == .waiting { quiesceHeld = true } else { context.fireUserInboundEventTriggered(event) }
     }
 }
 

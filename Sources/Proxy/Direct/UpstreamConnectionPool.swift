@@ -326,8 +326,8 @@ final class DirectUpstreams: Sendable {
     private let tlsContext: NIOSSLContext?
     private let connectTimeout: TimeAmount
 
-    init(connectTimeout: Duration) {
-        self.tlsContext = try? NIOSSLContext(configuration: .makeClientConfiguration())
+    init(connectTimeout: Duration, tls: TLSConfiguration) {
+        self.tlsContext = try? NIOSSLContext(configuration: tls)
         self.connectTimeout = .nanoseconds(connectTimeout.nanoseconds)
     }
 
