@@ -83,6 +83,11 @@ struct DirectRelayTests {
                 #expect(body.contains(kind == "P" ? "chat.completion" : "\"status\":\"ok\""), "\(kind): \(body)")
             }
             #expect(Self.counter(registry, "answered") == 4)
+            // More pipelined requests than the relay queues before it stops reading the socket: all
+            // are answered, in order.
+            let many = try await RawHTTP.exchange(port: port, send: String(repeating: post + get, count: 300), responses: 600)
+            try #require(many.count == 600)
+            #expect(many.enumerated().allSatisfy { index, body in body.contains(index % 2 == 0 ? "chat.completion" : "\"status\":\"ok\"") })
         }
     }
 
@@ -199,13 +204,17 @@ struct DirectRelayTests {
     }
 }
 
-/// Writes raw bytes to the gateway and reads `responses` HTTP/1.1 answers (Content-Length bodies).
+/// Writes raw bytes to the gateway and reads `responses` HTTP/1.1 answers (Content-Length bodies),
+/// for at most 30 s.
 enum RawHTTP {
     static func exchange(port: Int, send: String, responses: Int) async throws -> [String] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
+        // A gateway that stops answering fails the test (fewer bodies) instead of hanging it.
+        let deadline = channel.channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.channel.close(promise: nil) }
+        defer { deadline.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: send))
             var received = [UInt8]()

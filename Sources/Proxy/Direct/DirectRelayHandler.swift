@@ -43,6 +43,10 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var routerInFlight = 0
     /// Parts that arrived while relaying or waiting.
     private var queued: [HTTPRequestPart] = []
+    /// Reading from the socket is held while this many parts wait (a client pipelining without
+    /// end cannot fill memory), and resumed once they are taken.
+    private let queueLimit = 32
+    private var readHeld = false
     /// A shutdown's quiesce event held back until the request in flight here is answered.
     private var quiesceHeld = false
     private var quiescing = false
@@ -238,9 +242,21 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         while mode != .relaying, mode != .waiting, !queued.isEmpty {
             receive(queued.removeFirst(), context: context)
         }
+        if readHeld, queued.count < queueLimit {
+            readHeld = false
+            context.read()
+        }
         if quiesceHeld, mode == .idle {
             quiesceHeld = false
             context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if queued.count >= queueLimit {
+            readHeld = true
+        } else {
+            context.read()
         }
     }
 
