@@ -79,12 +79,7 @@ public final class Accounts: Sendable {
         if let credential, APIKeySecret.looksValid(credential) {
             return try await principal(forKey: credential)
         }
-        if let credential, operatorDigest != nil || adminDigest != nil {
-            let presented = Self.digest(credential)
-            if [operatorDigest, adminDigest].contains(where: { $0.map { Self.equal(presented, $0) } == true }) {
-                return Principal(kind: .operatorToken)
-            }
-        }
+        if let principal = operatorPrincipal(credential) { return principal }
         if requiresCredential { throw OpenAIError.invalidAPIKey() }
         return Principal(kind: .anonymous)
     }
@@ -96,13 +91,16 @@ public final class Accounts: Sendable {
             guard let cached = cache.lookup(hash: APIKeySecret.hash(credential)), let (key, user) = cached, key.status() == .active else { return nil }
             return Principal(kind: .apiKey(key, user))
         }
-        if let credential, operatorDigest != nil || adminDigest != nil {
-            let presented = Self.digest(credential)
-            if [operatorDigest, adminDigest].contains(where: { $0.map { Self.equal(presented, $0) } == true }) {
-                return Principal(kind: .operatorToken)
-            }
-        }
+        if let principal = operatorPrincipal(credential) { return principal }
         return requiresCredential ? nil : Principal(kind: .anonymous)
+    }
+
+    /// The operator, when the credential is `AUTH_TOKEN` or `ADMIN_TOKEN` (hashed once for both).
+    private func operatorPrincipal(_ credential: Substring?) -> Principal? {
+        guard let credential, operatorDigest != nil || adminDigest != nil else { return nil }
+        let presented = Self.digest(credential)
+        guard [operatorDigest, adminDigest].contains(where: { $0.map { Self.equal(presented, $0) } == true }) else { return nil }
+        return Principal(kind: .operatorToken)
     }
 
     private func principal(forKey secret: Substring) async throws(OpenAIError) -> Principal {

@@ -111,8 +111,7 @@ struct DirectAttempt {
     /// Accounts for an answer that went out: metrics, the backend's settlement, the usage
     /// record, and the limits released.
     func finish(usage: Usage?, chatID: String?, answer: [UInt8], status: Int) {
-        relay.metrics.request(route: route.name, status: status, duration: .now - received)
-        if let usage { relay.metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: plan.model) }
+        relay.metrics.answered(route: route.name, status: status, duration: .now - received, usage: usage, model: plan.model)
         let cost = plan.settle(usage, chatID, answer, relay.logger)
         caller.record(backend: plan.backend, provider: plan.servedBy, model: nil, usage: usage, cost: cost, status: status)
         caller.finishImmediately(status: status)

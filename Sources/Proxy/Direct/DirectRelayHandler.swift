@@ -164,18 +164,9 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .failure(.bodyCut(let reason)):
             plan.failed("body lost: \(reason)")
             relay.metrics.error(code: "upstream_body_lost")
-            head = nil
-            body = ByteBuffer()
-            mode = .idle
-            let error = OpenAIError.upstream(.badGateway, "The upstream's response was cut off.")
-            relay.answered.increment()
-            write(error, requestID: attempt.caller.requestID, context: context)
-            attempt.caller.finishImmediately(status: Int(error.status.code))
-            return
+            return answer(OpenAIError.upstream(.badGateway, "The upstream's response was cut off."), attempt: attempt, context: context)
         }
-        head = nil
-        body = ByteBuffer()
-        mode = .idle
+        requestDone()
         plan.succeeded(reply.headAt - sentAt)
         let bytes = Array(buffer: reply.body)
         let usage = Usage(jsonBytes: bytes[...])
@@ -213,15 +204,24 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return handOver(context: context, attempt: attempt, end: true, skip: plan.servedBy)
         }
         guard let error = plan.error?(status, body) else { return handOver(context: context, attempt: attempt, end: true) }
-        head = nil
-        self.body = ByteBuffer()
-        mode = .idle
-        let code = Int(error.status.code)
         relay.metrics.error(code: error.code ?? error.type)
-        relay.metrics.request(route: attempt.route.name, status: code, duration: .now - attempt.received)
-        relay.answered.increment()
+        relay.metrics.request(route: attempt.route.name, status: Int(error.status.code), duration: .now - attempt.received)
+        answer(error, attempt: attempt, context: context)
+    }
+
+    /// The relay's request is over: ready for the next one.
+    private func requestDone() {
+        head = nil
+        body = ByteBuffer()
+        mode = .idle
+    }
+
+    /// Ends the request with an error answer in the OpenAI shape, accounted as its status.
+    private func answer(_ error: OpenAIError, attempt: DirectAttempt, context: ChannelHandlerContext) {
+        requestDone()
+        relay.answered.increment()  // before the answer can reach the client (tests read it then)
         write(error, requestID: attempt.caller.requestID, context: context)
-        attempt.caller.finishImmediately(status: code)
+        attempt.caller.finishImmediately(status: Int(error.status.code))
     }
 
     private func write(_ error: OpenAIError, requestID: String, context: ChannelHandlerContext) {

@@ -43,6 +43,15 @@ struct UpstreamOrigin: Hashable, Sendable {
         return (UpstreamOrigin(host: String(host), port: port, tls: tls), String(rest))
     }
 
+    /// A base URL that paths are appended to: its origin and path without a trailing slash;
+    /// nil when the URL is not plain `http(s)` or carries a query.
+    static func base(_ url: String) -> (origin: UpstreamOrigin, path: String)? {
+        guard let (origin, path) = parse(url), !path.utf8.contains(UInt8(ascii: "?")) else { return nil }
+        var trimmed = Substring(path)
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return (origin, String(trimmed))
+    }
+
     /// The `Host` header: the port only when it is not the scheme's default.
     var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Metrics
+import ZGBroker
 
 /// The gateway's metrics, created on the factory passed in (Prometheus in `zgproxy serve`,
 /// a fresh one per test) rather than the global `MetricsSystem`, so tests stay independent.
@@ -17,6 +18,12 @@ public struct GatewayMetrics: Sendable {
         Counter(label: "zgproxy_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory).increment()
         Metrics.Timer(label: "zgproxy_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
             .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// One answered request and the tokens it used.
+    func answered(route: String, status: Int, duration: Duration, usage: Usage?, model: String) {
+        request(route: route, status: status, duration: duration)
+        if let usage { tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: model) }
     }
 
     /// Time from sending upstream to the upstream's response head.

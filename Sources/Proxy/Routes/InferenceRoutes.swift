@@ -294,8 +294,7 @@ struct Exchange: Sendable {
     var chatIDHeader: String? { answer.chatIDHeader }
 
     func finish(usage: Usage?, chatID: String?, responseSHA256: String, status: Int) async {
-        metrics.request(route: route, status: status, duration: .now - received)
-        if let usage { metrics.tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: answer.model) }
+        metrics.answered(route: route, status: status, duration: .now - received, usage: usage, model: answer.model)
         let cost = await answer.settle(usage, chatID, responseSHA256, logger)
         caller?.record(backend: answer.backend, provider: answer.servedBy, model: nil, usage: usage, cost: cost, status: status)
     }

@@ -110,13 +110,15 @@ struct BackendRouter: InferenceBackend {
         guard let services = zeroG.broker.catalog.cachedCandidates(for: target) else { return nil }
         let ranked = candidates(for: model, zeroGServices: services.isEmpty ? nil : services)
         var plan: DirectPlan?
+        var upstreams = ranked.count
         switch ranked.first {
         case .endpoint(let endpoint): plan = endpoint.directPlan(path: path, body: body, model: model)
-        case .zeroG(let services?): plan = services.first.flatMap { zeroG.directPlan(path: path, body: body, service: $0) }
+        case .zeroG(let services?):
+            plan = services.first.flatMap { zeroG.directPlan(path: path, body: body, service: $0) }
+            upstreams += services.count - 1
         case .zeroG(nil), nil: return nil
         }
-        if case .zeroG(let services?) = ranked.first, services.count > 1 { plan?.alternatives = true }
-        if ranked.count > 1 { plan?.alternatives = true }
+        plan?.alternatives = upstreams > 1
         return plan
     }
 

@@ -34,9 +34,7 @@ final class OpenAIEndpoint: Sendable {
         self.metrics = metrics
         if let models = configuration.models { discovered.withLock { $0 = models } }
         if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
-        directOrigin = UpstreamOrigin.parse(Self.requestBase(configuration)).flatMap { parsed in
-            parsed.path.utf8.contains(UInt8(ascii: "?")) ? nil : (parsed.origin, parsed.path.hasSuffix("/") ? String(parsed.path.dropLast()) : parsed.path)
-        }
+        directOrigin = UpstreamOrigin.base(Self.requestBase(configuration))
     }
 
     func ready(logger: Logger) async {
@@ -72,7 +70,7 @@ final class OpenAIEndpoint: Sendable {
         guard configuration.models == nil else { return }
         let url = configuration.kind == .ocf ? configuration.baseURL + "/v1/dnt/table" : configuration.baseURL + "/models"
         var request = HTTPClientRequest(url: url)
-        authorize(&request)
+        authorize(&request.headers)
         do {
             let response = try await httpClient.execute(request, timeout: .init(timeouts.connectTimeout + .seconds(10)))
             let body = try await response.body.collect(upTo: 8 * 1024 * 1024)
@@ -106,20 +104,32 @@ final class OpenAIEndpoint: Sendable {
         return models.sorted()
     }
 
-    private func authorize(_ request: inout HTTPClientRequest) {
-        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+    private func authorize(_ headers: inout HTTPHeaders) {
+        if let key = configuration.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
+    }
+
+    /// The body with an alias replaced by the upstream's model id, and that id.
+    private func upstreamBody(_ body: JSONBody, model: String) -> (body: JSONBody, model: String) {
+        var edited = body
+        let upstreamModel = configuration.aliases[model] ?? model
+        if upstreamModel != model { edited.set("model", string: upstreamModel) }
+        return (edited, upstreamModel)
+    }
+
+    private func recordSuccess(latency: Duration) {
+        if health.recordSuccess(name, latency: latency) { metrics.providerHealthy(name, healthy: true) }
     }
 
     /// Sends one request; upstream errors before the head come back as `OpenAIError`s.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant) async throws(OpenAIError) -> UpstreamAnswer {
-        var edited = body
-        let upstreamModel = configuration.aliases[model] ?? model
-        if upstreamModel != model { edited.set("model", string: upstreamModel) }
+        let upstream = upstreamBody(body, model: model)
+        let upstreamModel = upstream.model
+        var edited = upstream.body
         if injectUsage && configuration.streamOptions { ZeroGBackend.injectIncludeUsage(into: &edited) }
         var request = HTTPClientRequest(url: requestBase + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        authorize(&request)
+        authorize(&request.headers)
         request.body = .bytes(ByteBuffer(bytes: edited.bytes))
         let sentAt = ContinuousClock.now
         let response: HTTPClientResponse
@@ -136,7 +146,7 @@ final class OpenAIEndpoint: Sendable {
             if status >= 500 || status == 429 { reportFailure("HTTP \(status)") }
             throw Self.error(status: status, body: bytes, endpoint: name)
         }
-        if health.recordSuccess(name, latency: .now - sentAt) { metrics.providerHealthy(name, healthy: true) }
+        recordSuccess(latency: .now - sentAt)
         return UpstreamAnswer(
             response: response, sentBody: edited.bytes, overhead: sentAt - received, servedBy: name, model: upstreamModel, chatIDHeader: nil,
             backend: name,
@@ -157,17 +167,15 @@ final class OpenAIEndpoint: Sendable {
     /// The direct relay's exchange with this endpoint, once its model list is known.
     func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
         guard readiness.load(ordering: .relaxed), let (origin, basePath) = directOrigin else { return nil }
-        var edited = body
-        let upstreamModel = configuration.aliases[model] ?? model
-        if upstreamModel != model { edited.set("model", string: upstreamModel) }
+        let (edited, upstreamModel) = upstreamBody(body, model: model)
         var headers = HTTPHeaders([("Content-Type", "application/json")])
-        if let key = configuration.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
+        authorize(&headers)
         var plan = DirectPlan(
             origin: origin, uri: basePath + path, headers: headers, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
             chatIDHeader: nil,
             succeeded: { latency in
                 self.metrics.upstreamLatency(provider: self.name, duration: latency)
-                if self.health.recordSuccess(self.name, latency: latency) { self.metrics.providerHealthy(self.name, healthy: true) }
+                self.recordSuccess(latency: latency)
             },
             failed: { reason in self.reportFailure(reason) },
             settle: { usage, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) }

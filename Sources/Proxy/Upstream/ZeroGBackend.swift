@@ -40,8 +40,7 @@ struct ZeroGBackend: InferenceBackend {
         for (attempt, service) in candidates.enumerated() {
             if attempt > 0 { metrics.failover(provider: candidates[attempt - 1].provider.checksummed) }
             broker.funder.watch(service.provider)
-            var edited = body
-            if edited.string("model") != service.model { edited.set("model", string: service.model) }
+            var edited = Self.body(body, for: service)
             if injectUsage { Self.injectIncludeUsage(into: &edited) }
             let sent = edited.bytes
             do {
@@ -107,12 +106,9 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider),
-              let (origin, basePath) = UpstreamOrigin.parse(service.url.trimmingSlash + "/v1/proxy"),
-              !basePath.utf8.contains(UInt8(ascii: "?")) else { return nil }
+              let (origin, basePath) = UpstreamOrigin.base(service.url.trimmingSlash + "/v1/proxy") else { return nil }
         broker.funder.watch(service.provider)
-        var edited = body
-        if edited.string("model") != service.model { edited.set("model", string: service.model) }
-        let sent = edited.bytes
+        let sent = Self.body(body, for: service).bytes
         let provider = service.provider.checksummed
         return DirectPlan(
             origin: origin, uri: basePath + path, headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", token.authorization)]),
@@ -183,6 +179,13 @@ struct ZeroGBackend: InferenceBackend {
             return status >= 500 || status == 429 || message.contains("insufficient balance") || message.contains("account not exist")
         default: return false
         }
+    }
+
+    /// The body with `model` set to the provider's id.
+    static func body(_ body: JSONBody, for service: Service) -> JSONBody {
+        var edited = body
+        if edited.string("model") != service.model { edited.set("model", string: service.model) }
+        return edited
     }
 
     /// Makes the upstream report usage at the end of a stream, keeping the client's other
