@@ -56,7 +56,7 @@ public func buildApplication(
     if let direct { services.append(direct) }
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: direct.map { [DirectRelayHandler(relay: $0)] } ?? [])),
+        server: .http1(relay: direct),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "zgproxy"),
         services: services,
         onServerRunning: onServerRunning,

@@ -138,6 +138,33 @@ struct DirectRelayTests {
         }
     }
 
+    @Test("upstream timeouts: a stalled body is cut at the read timeout, measured from the request that stalls on a reused connection")
+    func timeouts() async throws {
+        let upstream = try await OddUpstream.start(.answersOnceThenStalls)
+        defer { upstream.stop() }
+        let endpoint = EndpointConfiguration(name: "stalling", baseURL: "http://127.0.0.1:\(upstream.port)/v1", models: ["stall-model"])
+        try await GatewayTests.withGateway(configure: {
+            $0.endpoints = [endpoint]
+            $0.firstByteTimeout = .seconds(1)
+            $0.idleTimeout = .seconds(1)
+        }) { client, _, registry in
+            // The first request loads the 0G catalog (on the router); the relay needs it in memory.
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("stall-model"))
+            // Answered on a new pooled connection, whose timer is now set for a second from here.
+            let first = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("stall-model"))
+            #expect(first.status == .ok)
+            try await Task.sleep(for: .milliseconds(500))
+            // The same connection stalls in the body: cut a second after its head, not at the first request's deadline.
+            let started = ContinuousClock.now
+            let stalled = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("stall-model"))
+            let waited = ContinuousClock.now - started
+            #expect(stalled.status == .badGateway)
+            try GatewayTests.expectCode(stalled, "upstream_error")
+            #expect(waited >= .milliseconds(900) && waited < .seconds(10), "cut after \(waited)")
+            #expect(Self.counter(registry, "answered") == 2)
+        }
+    }
+
     @Test("HTTPS upstreams: the certificate is checked against the system roots plus UPSTREAM_CA_FILE")
     func https() async throws {
         let (certificate, key) = try Self.selfSignedCertificate(for: "localhost")
@@ -251,6 +278,9 @@ final class OddUpstream: Sendable {
         case closesReusedConnections
         /// Answers every request, keeping the connection.
         case answers
+        /// Answers the first request of a connection; on the next it sends the head and part of
+        /// the body, then nothing.
+        case answersOnceThenStalls
     }
 
     let channel: any Channel
@@ -286,8 +316,10 @@ final class OddUpstream: Sendable {
             case .cutsAnswers:
                 let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"chatcmpl-cut\","
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            case .closesReusedConnections, .answers:
-                guard !answered || behaviour == .answers else { return context.close(promise: nil) }
+            case .answersOnceThenStalls where answered:
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"id\":")), promise: nil)
+            case .closesReusedConnections, .answers, .answersOnceThenStalls:
+                guard !answered || behaviour != .closesReusedConnections else { return context.close(promise: nil) }
                 answered = true
                 let json = #"{"id":"chatcmpl-once","object":"chat.completion","model":"once-model","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#
                 let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)"

@@ -226,9 +226,16 @@ public final class AccountStore: Sendable {
                     cached_tokens, cost, latency_ms, status) VALUES
                     """
                 var binds: [SQLValue] = []
+                sql.reserveCapacity(sql.utf8.count + chunk.count * 80)
+                binds.reserveCapacity(chunk.count * 13)
                 for (index, record) in chunk.enumerated() {
-                    let base = index * 13
-                    sql += (index == 0 ? " " : ", ") + "(" + (1...13).map { "$\(base + $0)" }.joined(separator: ", ") + ")"
+                    sql += index == 0 ? " (" : ", ("
+                    for column in 1...13 {
+                        if column > 1 { sql += ", " }
+                        sql += "$"
+                        sql += String(index * 13 + column)
+                    }
+                    sql += ")"
                     binds += [
                         .text(record.requestID), .int(StoredTime.milliseconds(record.at)), SQLValue(record.userID), SQLValue(record.keyID),
                         .text(record.model), .text(record.backend), .text(record.provider), .int(Int64(record.promptTokens)),

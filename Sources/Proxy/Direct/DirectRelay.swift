@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import Metrics
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import ZGBroker
 
@@ -64,12 +65,13 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
         "/v1/embeddings": Route(name: "embeddings", required: "input", upstreamPath: "/embeddings"),
     ]
 
-    /// The route of a request the relay may take, judged by its head alone: a POST to an
-    /// inference route, without CORS, endpoint pinning or `Expect`.
-    func route(for head: HTTPRequest) -> Route? {
-        guard head.method == .post, let path = head.path, let route = Self.routes[path] else { return nil }
-        let fields = head.headerFields
-        guard fields[.origin] == nil, fields[.hostFinal] == nil, fields[.expect] == nil else { return nil }
+    /// The route of a request the relay may take, judged by its head alone: a kept-alive POST
+    /// to an inference route, without CORS, endpoint pinning or `Expect`.
+    func route(for head: HTTPRequestHead) -> Route? {
+        guard head.method == .POST, let route = Self.routes[head.uri], head.isKeepAlive else { return nil }
+        let headers = head.headers
+        guard !headers.contains(name: "origin"), !headers.contains(name: HTTPField.Name.hostFinal.rawName),
+              !headers.contains(name: "expect") else { return nil }
         return route
     }
 
@@ -77,19 +79,19 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
     ///
     /// The order matters: checks that cost nothing to undo come first; the limit is counted
     /// last (and undone by ``DirectAttempt/cancel()`` if the router takes over after all).
-    func prepare(head: HTTPRequest, route: Route, body: ByteBuffer, remote: SocketAddress?) -> DirectAttempt? {
+    func prepare(head: HTTPRequestHead, route: Route, body: ByteBuffer, remote: SocketAddress?) -> DirectAttempt? {
         guard let json = try? JSONBody(Array(buffer: body)), let model = json.string("model"), !model.isEmpty,
               json.contains(route.required), json.bool("stream") != true else { return nil }
-        guard let principal = accounts.authenticateImmediately(head.headerFields.credential) else { return nil }
+        guard let principal = accounts.authenticateImmediately(head.headers.credential) else { return nil }
         if let key = principal.key, !key.allows(model: model) { return nil }
         guard let plan = backend.directPlan(path: route.upstreamPath, body: json, model: model) else { return nil }
         var clientIP = ""
         if case .anonymous = principal.kind {
-            clientIP = ClientAddress.of(head.headerFields, remote: remote, trustForwardedFor: accounts.configuration.trustForwardedFor)
+            clientIP = ClientAddress.of(head.headers, remote: remote, trustForwardedFor: accounts.configuration.trustForwardedFor)
         }
         let subjects = accounts.subjects(for: principal, clientIP: clientIP)
         guard let grant = subjects.isEmpty ? LimitGrant.none : accounts.limiter.acquireImmediately(subjects, now: Date()) else { return nil }
-        let caller = Caller(principal: principal, grant: grant, requestID: RequestIDMiddleware.id(for: head.headerFields), accounts: accounts)
+        let caller = Caller(principal: principal, grant: grant, requestID: RequestIDMiddleware.id(for: head.headers), accounts: accounts)
         try? caller.use(model: model)
         return DirectAttempt(route: route, plan: plan, caller: caller, relay: self)
     }
@@ -116,8 +118,4 @@ struct DirectAttempt {
         caller.record(backend: plan.backend, provider: plan.servedBy, model: nil, usage: usage, cost: cost, status: status)
         caller.finishImmediately(status: status)
     }
-}
-
-extension HTTPField.Name {
-    static let expect = HTTPField.Name("expect")!
 }

@@ -4,21 +4,22 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
 import ZGBroker
 
 /// The direct relay on one client connection (see ``DirectRelay``).
 ///
-/// It sits in the HTTP pipeline after the HTTP/1 codec and before the router's channel. A
-/// request whose head fits a direct route is read here; once its body is complete the relay
-/// either answers it itself, or hands the head and body on to the router exactly as they came.
+/// It sits in the HTTP pipeline right after NIO's HTTP/1 codec, before the parts are converted
+/// to swift-http-types for the router (see ``RelayingHTTP1Channel``), so a request it answers
+/// costs no conversion either way. A request whose head fits a direct route is read here; once
+/// its body is complete the relay either answers it itself, or hands the head and body on to
+/// the router exactly as they came.
 /// Requests stay in order: while a direct request is in flight, pipelined requests wait here;
 /// while the router answers one, a request the relay may answer waits for that answer to end.
 final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum Mode {
         /// Between requests.
@@ -36,13 +37,13 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let relay: DirectRelay
     private var mode = Mode.idle
-    private var head: HTTPRequest?
+    private var head: HTTPRequestHead?
     private var route: DirectRelay.Route?
     private var body = ByteBuffer()
     /// Requests given to the router whose response has not ended.
     private var routerInFlight = 0
     /// Parts that arrived while relaying or waiting.
-    private var queued: [HTTPRequestPart] = []
+    private var queued: [HTTPServerRequestPart] = []
     /// Reading from the socket is held while this many parts wait (a client pipelining without
     /// end cannot fill memory), and resumed once they are taken.
     private let queueLimit = 32
@@ -52,6 +53,12 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var quiescing = false
     private var pool: UpstreamConnectionPool?
     private var date = HTTPDate()
+    /// The HTTP/1 encoder's context: the relay's answers, already encoded by ``HTTPWire``, are
+    /// written from there, straight to the socket. They never interleave with the router's,
+    /// which are all written before the relay answers (see ``Mode/waiting``).
+    private var wire: ChannelHandlerContext?
+    /// Whether parts went to the router since its last read-complete event.
+    private var forwarded = false
 
     init(relay: DirectRelay) {
         self.relay = relay
@@ -59,24 +66,29 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         pool = relay.upstreams.pool(for: context.eventLoop)
+        wire = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        wire = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receive(unwrapInboundIn(data), context: context)
     }
 
-    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch mode {
         case .relaying, .waiting:
             queued.append(part)
         case .idle:
-            guard case .head(var request) = part else { return context.fireChannelRead(wrapInboundOut(part)) }
+            guard case .head(var request) = part else { return forward(part, context: context) }
             // Only the relay may say which upstream failed.
-            if request.headerFields[.skipBackend] != nil { request.headerFields[.skipBackend] = nil }
+            if request.headers.contains(name: HTTPField.Name.skipBackend.rawName) { request.headers.remove(name: HTTPField.Name.skipBackend.rawName) }
             guard !quiescing, let route = relay.route(for: request) else {
                 routerInFlight += 1
                 mode = .passing
-                context.fireChannelRead(wrapInboundOut(.head(request)))
+                forward(.head(request), context: context)
                 return
             }
             guard routerInFlight == 0 else {
@@ -92,11 +104,11 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .collecting:
             switch part {
             case .head:
-                context.fireChannelRead(wrapInboundOut(part))  // not HTTP/1: the decoder never does this
+                forward(part, context: context)  // not HTTP/1: the decoder never does this
             case .body(var chunk):
                 if body.readableBytes + chunk.readableBytes > relay.configuration.bodyLimit {
                     handOver(context: context, attempt: nil, end: false)  // the router answers 413
-                    context.fireChannelRead(wrapInboundOut(.body(chunk)))
+                    forward(.body(chunk), context: context)
                 } else if body.readableBytes == 0 {
                     body = chunk
                 } else {
@@ -108,7 +120,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .passing:
             if case .end = part { mode = .idle }
-            context.fireChannelRead(wrapInboundOut(part))
+            forward(part, context: context)
         }
     }
 
@@ -118,13 +130,13 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard var head else { return }
         self.head = nil
         relay.handedOver.increment()
-        if let skip { head.headerFields[.skipBackend] = skip }
+        if let skip { head.headers.replaceOrAdd(name: HTTPField.Name.skipBackend.rawName, value: skip) }
         routerInFlight += 1
         mode = end ? .idle : .passing
-        context.fireChannelRead(wrapInboundOut(.head(head)))
-        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        forward(.head(head), context: context)
+        if body.readableBytes > 0 { forward(.body(body), context: context) }
         body = ByteBuffer()
-        if end { context.fireChannelRead(wrapInboundOut(.end(nil))) }
+        if end { forward(.end(nil), context: context) }
     }
 
     private func start(context: ChannelHandlerContext) {
@@ -146,7 +158,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             answer(result, attempt: attempt, sentAt: sentAt, context: context)
             drain(context: context)
             // Outside a socket read: the router's channel delivers what it was given on this.
-            context.fireChannelReadComplete()
+            readComplete(context: context)
         }
     }
 
@@ -172,23 +184,21 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let usage = Usage(jsonBytes: bytes[...])
         let chatIDHeader = plan.chatIDHeader.flatMap { reply.headers.first(name: $0) }
         let chatID = chatIDHeader ?? (plan.chatIDHeader != nil ? (try? JSONBody(bytes))?.string("id") : nil)
-        var fields = HTTPFields()
-        fields.reserveCapacity(12)
-        fields[.contentType] = reply.headers.first(name: "content-type") ?? "application/json"
-        fields[.contentLength] = String(reply.body.readableBytes)
-        fields[.provider] = plan.servedBy
-        fields[.overhead] = InferenceRoutes.milliseconds(sentAt - attempt.received)
-        if let chatIDHeader { fields[.zgResKey] = chatIDHeader }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(12)
+        headers.add(.contentType, reply.headers.first(name: "content-type") ?? "application/json")
+        headers.add(.contentLength, String(reply.body.readableBytes))
+        headers.add(.provider, plan.servedBy)
+        headers.add(.overhead, InferenceRoutes.milliseconds(sentAt - attempt.received))
+        if let chatIDHeader { headers.add(.zgResKey, chatIDHeader) }
         let grant = attempt.caller.grant
-        if grant.requests != nil || grant.tokens != nil { fields.append(contentsOf: grant.headers) }
-        fields[.requestID] = attempt.caller.requestID
-        fields[.date] = date.current()
-        fields[.server] = "zgproxy"
+        if grant.requests != nil || grant.tokens != nil { headers.add(contentsOf: grant.headers) }
+        headers.add(.requestID, attempt.caller.requestID)
+        headers.add(.date, date.current())
+        headers.add(.server, "zgproxy")
         let delivered = context.channel.isActive
         relay.answered.increment()  // before the answer can reach the client (tests read it then)
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(reply.body)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        send(status: .ok, headers: headers, body: reply.body, context: context)
         attempt.finish(usage: usage, chatID: chatID, answer: bytes, status: delivered ? 200 : 499)
     }
 
@@ -232,9 +242,20 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.requestID] = requestID
         fields[.date] = date.current()
         fields[.server] = "zgproxy"
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: bytes))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        var headers = HTTPHeaders()
+        headers.add(contentsOf: fields)
+        let status = HTTPResponseStatus(statusCode: Int(error.status.code), reasonPhrase: error.status.reasonPhrase)
+        send(status: status, headers: headers, body: context.channel.allocator.buffer(bytes: bytes), context: context)
+    }
+
+    /// Writes a whole answer as one buffer.
+    private func send(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, context: ChannelHandlerContext) {
+        guard let wire else {
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            return context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        wire.writeAndFlush(NIOAny(HTTPWire.response(status: status, headers: headers, body: body, allocator: context.channel.allocator)), promise: nil)
     }
 
     /// Feeds parts that waited while relaying, then a held shutdown notice.
@@ -250,6 +271,24 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             quiesceHeld = false
             context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
+    }
+
+    /// Passes a request part on to the router.
+    private func forward(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        forwarded = true
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readComplete(context: context)
+    }
+
+    /// Ends a batch of reads for the router, when it was given anything since the last one
+    /// (a batch the relay consumed whole would only wake the router's channel for nothing).
+    private func readComplete(context: ChannelHandlerContext) {
+        guard forwarded else { return }
+        forwarded = false
+        context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -270,7 +309,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Not from inside the router's write: on the next turn of the loop.
             context.eventLoop.assumeIsolated().execute { [self] in
                 drain(context: context)
-                context.fireChannelReadComplete()
+                readComplete(context: context)
             }
         }
     }
@@ -281,6 +320,17 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The router's connection handler closes an idle connection at once: not while a
         // request is being answered here.
         if mode == .collecting || mode == .relaying || mode == .waiting { quiesceHeld = true } else { context.fireUserInboundEventTriggered(event) }
+    }
+}
+
+extension HTTPHeaders {
+    /// Adds a header named as swift-http-types spells it (the router's answers use the same names).
+    mutating func add(_ name: HTTPField.Name, _ value: String) {
+        add(name: name.rawName, value: value)
+    }
+
+    mutating func add(contentsOf fields: HTTPFields) {
+        for field in fields { add(name: field.name.rawName, value: field.value) }
     }
 }
 

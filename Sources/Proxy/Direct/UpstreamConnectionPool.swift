@@ -126,6 +126,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         var head = head
         head.headers.replaceOrAdd(name: "Host", value: origin.hostHeader)
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        guard HTTPWire.canSend(head) else { return completion(.failure(.noAnswer("the request has a header that cannot be sent"))) }
         let exchange = UpstreamExchange(head: head, body: body, firstByteTimeout: firstByteTimeout, readTimeout: readTimeout, maxBody: maxBody, completion: completion)
         if let connection = takeIdle(origin) {
             var onReused = exchange
@@ -193,7 +194,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                         let hostname = origin.host.isIPAddress ? nil : origin.host
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamRequestWriter())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler())
                 }
             }
@@ -258,7 +260,14 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
     private var head: HTTPResponseHead?
     private var headAt = ContinuousClock.now
     private var body = ByteBuffer()
-    private var timeout: Scheduled<Void>?
+    /// When the current phase (waiting for the head, then for the next body part) times out;
+    /// nil between exchanges.
+    private var deadline: NIODeadline?
+    /// One timer per connection, at or before `deadline`. It is not re-armed per request: when
+    /// it fires early (its exchange ended, a later one runs) it moves to the current deadline,
+    /// so a request that answers in time costs no scheduling.
+    private var timer: Scheduled<Void>?
+    private var timerAt = NIODeadline.distantFuture
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -276,11 +285,20 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
     }
 
     private func arm(_ amount: TimeAmount, context: ChannelHandlerContext) {
-        timeout?.cancel()
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: amount) { [self] in
-            timeout = nil
+        let deadline = NIODeadline.now() + amount
+        self.deadline = deadline
+        if timer == nil || deadline < timerAt { schedule(at: deadline, context: context) }
+    }
+
+    private func schedule(at when: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerAt = when
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [self] in
+            timer = nil
+            guard let deadline, let context = self.context else { return }
+            guard deadline <= .now() else { return schedule(at: deadline, context: context) }
             fail(head == nil ? .noAnswer("timed out waiting for the response head") : .bodyCut("timed out reading the body"))
-            self.context?.close(promise: nil)
+            context.close(promise: nil)
         }
     }
 
@@ -298,10 +316,10 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
                 return context.close(promise: nil)
             }
             if body.readableBytes == 0 { body = part } else { body.writeBuffer(&part) }
+            deadline = .now() + exchange.readTimeout
         case .end:
             guard let head else { return }
-            timeout?.cancel()
-            timeout = nil
+            deadline = nil
             self.exchange = nil
             let reply = UpstreamReply(status: head.status, headers: head.headers, body: body, headAt: headAt)
             body = ByteBuffer()
@@ -311,14 +329,15 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
     }
 
     private func fail(_ failure: UpstreamFailure) {
-        timeout?.cancel()
-        timeout = nil
+        deadline = nil
         guard let exchange else { return }
         self.exchange = nil
         exchange.completion(.failure(failure))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         fail(head == nil ? .closedBeforeAnswer("connection closed") : .bodyCut("connection closed"))
         context.fireChannelInactive()
     }

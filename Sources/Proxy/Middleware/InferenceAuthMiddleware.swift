@@ -129,8 +129,8 @@ enum ClientAddress {
         of(request.headers, remote: context.remoteAddress, trustForwardedFor: trustForwardedFor)
     }
 
-    static func of(_ headers: HTTPFields, remote: SocketAddress?, trustForwardedFor: Bool) -> String {
-        if trustForwardedFor, let forwarded = headers[HTTPField.Name("x-forwarded-for")!],
+    static func of(_ headers: some HeaderLookup, remote: SocketAddress?, trustForwardedFor: Bool) -> String {
+        if trustForwardedFor, let forwarded = headers[header: .forwardedFor],
            let first = forwarded.split(separator: ",").first?.trimmingCharacters(in: .whitespaces), !first.isEmpty {
             return first
         }
@@ -143,20 +143,6 @@ extension Request {
     var credential: Substring? { headers.credential }
 }
 
-extension HTTPFields {
-    /// `Authorization: Bearer …` or `x-api-key`, without surrounding spaces.
-    var credential: Substring? {
-        if let header = self[.authorization], header.utf8.count > 7 {
-            let scheme = header.utf8.prefix(7)
-            if scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) { return Self.trimmed(header.dropFirst(7)) }
-        }
-        return self[.apiKey].map { Self.trimmed($0[...]) }
-    }
-
-    private static func trimmed(_ text: Substring) -> Substring {
-        var slice = text
-        while slice.first == " " || slice.first == "\t" { slice = slice.dropFirst() }
-        while slice.last == " " || slice.last == "\t" { slice = slice.dropLast() }
-        return slice
-    }
+extension HTTPField.Name {
+    static let forwardedFor = HTTPField.Name("x-forwarded-for")!
 }

@@ -31,8 +31,8 @@ struct RequestIDMiddleware: RouterMiddleware {
     }
 
     /// The client's `x-request-id` when it is sane (≤ 128 printable ASCII characters), else a new one.
-    static func id(for headers: HTTPFields) -> String {
-        headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil } ?? makeID()
+    static func id(for headers: some HeaderLookup) -> String {
+        headers[header: .requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil } ?? makeID()
     }
 
     /// `req_`, 16 hex digits drawn at start (distinct per process) and 16 of a counter: unique

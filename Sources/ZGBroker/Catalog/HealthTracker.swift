@@ -32,14 +32,18 @@ public final class HealthTracker<Key: Hashable & Sendable>: Sendable {
         public var benchedUntil: ContinuousClock.Instant?
         public var lastError: String?
 
-        public func isBenched(at now: ContinuousClock.Instant) -> Bool {
+        @inlinable public init() {}
+
+        @inlinable public func isBenched(at now: ContinuousClock.Instant) -> Bool {
             guard let until = benchedUntil else { return false }
             return now < until
         }
     }
 
     public let configuration: Configuration
-    private let state = Mutex<[Key: Snapshot]>([:])
+    // Reachable from inlinable code: the per-request calls are specialised in the caller's
+    // module, not run through generic metadata.
+    @usableFromInline let state = Mutex<[Key: Snapshot]>([:])
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -47,7 +51,7 @@ public final class HealthTracker<Key: Hashable & Sendable>: Sendable {
 
     /// Records a success; returns true when the key was new or had been failing (so a health
     /// gauge needs setting; it stays as it was otherwise).
-    @discardableResult
+    @discardableResult @inlinable
     public func recordSuccess(_ key: Key, latency: Duration) -> Bool {
         let millis = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
         let smoothing = configuration.smoothing
@@ -86,7 +90,7 @@ public final class HealthTracker<Key: Hashable & Sendable>: Sendable {
 
     public func snapshot(_ key: Key) -> Snapshot { state.withLock { $0[key] ?? Snapshot() } }
 
-    public func isBenched(_ key: Key) -> Bool {
+    @inlinable public func isBenched(_ key: Key) -> Bool {
         let now = ContinuousClock.now
         return state.withLock { $0[key]?.isBenched(at: now) ?? false }
     }

@@ -92,8 +92,9 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// `$1` → `?1` (this SQLite build omits the `$name` form).
     static func numberedPlaceholders(_ sql: String) -> String {
-        guard sql.contains("$") else { return sql }
-        return String(sql.map { $0 == "$" ? "?" : $0 })
+        guard sql.utf8.contains(UInt8(ascii: "$")) else { return sql }
+        // Bytes, not Characters: a multi-row insert is long and this runs on every flush.
+        return String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 
     /// The view a transaction's body gets: statements run under the lock already held.

@@ -1,0 +1,86 @@
+import NIOCore
+import NIOHTTP1
+
+/// The direct relay's two HTTP/1.1 messages, each written as one buffer: a request with a
+/// known length to an upstream, and a whole answer to a client.
+///
+/// NIO's general encoders write head, body and end as separate buffers and validate every
+/// header of every message; the relay's messages have fixed shapes, so they are laid out
+/// directly, and an upstream request's headers are checked with ``canSend(_:)`` first.
+enum HTTPWire {
+    /// Whether a request head can go on the wire as it is: no CR, LF or NUL anywhere (which
+    /// would let a value inject headers), no `:` or space in a name.
+    static func canSend(_ head: HTTPRequestHead) -> Bool {
+        func plain(_ text: String) -> Bool { !text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 } }
+        return plain(head.uri) && !head.uri.utf8.contains(UInt8(ascii: " "))
+            && head.headers.allSatisfy { name, value in
+                plain(name) && plain(value) && !name.utf8.contains { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: " ") }
+            }
+    }
+
+    /// `METHOD uri HTTP/1.1` and the headers, up to the empty line.
+    static func writeHead(_ head: HTTPRequestHead, into buffer: inout ByteBuffer) {
+        buffer.writeString(head.method.rawValue)
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.uri)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        writeFields(head.headers, into: &buffer)
+    }
+
+    /// A whole answer: status line, headers, the empty line and the body.
+    static func response(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64 + headers.count * 48 + body.readableBytes)
+        buffer.writeStaticString("HTTP/1.1 ")
+        buffer.writeString(String(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        writeFields(headers, into: &buffer)
+        var body = body
+        buffer.writeBuffer(&body)
+        return buffer
+    }
+
+    private static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+/// Writes the relay's upstream requests (head, body, end) as one buffer, in the place of NIO's
+/// `HTTPRequestEncoder`: the response decoder still sees each head on its way (it needs the
+/// method to read the answer).
+final class UpstreamRequestWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private var pending: ByteBuffer?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            let length = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            var buffer = context.channel.allocator.buffer(capacity: 256 + head.headers.count * 48 + length)
+            HTTPWire.writeHead(head, into: &buffer)
+            pending = buffer
+            promise?.succeed()
+        case .body(.byteBuffer(var part)):
+            pending?.writeBuffer(&part)
+            promise?.succeed()
+        case .body(.fileRegion):
+            promise?.fail(ChannelError.operationUnsupported)
+        case .end:
+            guard let buffer = pending else {
+                promise?.succeed()
+                return
+            }
+            pending = nil
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        }
+    }
+}
