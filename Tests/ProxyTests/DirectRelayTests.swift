@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Prometheus
@@ -228,6 +229,24 @@ struct DirectRelayTests {
         #expect(UpstreamOrigin.parse("https://api.example.com/v1")?.origin == UpstreamOrigin(host: "api.example.com", port: 443, tls: true))
         #expect(UpstreamOrigin.parse("http://[::1]:8080")?.origin.hostHeader == "[::1]:8080")
         #expect(UpstreamOrigin.parse("http://h:99999/v1") == nil && UpstreamOrigin.parse("ftp://h") == nil)
+    }
+
+    @Test("the relay's own HTTP/1.1 encoding: exact bytes, and no header that could inject another")
+    func wire() {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["Host": "up", "Authorization": "Bearer k"])
+        #expect(HTTPWire.canSend(head))
+        var bytes = ByteBuffer()
+        HTTPWire.writeHead(head, into: &bytes)
+        #expect(String(buffer: bytes) == "POST /v1/chat/completions HTTP/1.1\r\nHost: up\r\nAuthorization: Bearer k\r\n\r\n")
+        for (name, value) in [("Authorization", "Bearer k\r\nX-Evil: 1"), ("X-A\nB", "v"), ("X-A: B", "v"), ("X-Nul", "a\u{0}b")] {
+            head.headers = [name: value]
+            #expect(!HTTPWire.canSend(head), "\(name): \(value)")
+        }
+        head.headers = [:]
+        head.uri = "/v1/x HTTP/1.1\r\nHost: other"
+        #expect(!HTTPWire.canSend(head))
+        let answer = HTTPWire.response(status: .tooManyRequests, headers: ["Content-Length": "2"], body: ByteBuffer(string: "{}"), allocator: .init())
+        #expect(String(buffer: answer) == "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\n\r\n{}")
     }
 }
 
