@@ -158,22 +158,26 @@ extension UInt256 {
     }
 
     public func multipliedReportingOverflow(by other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
-        var product = [UInt64](repeating: 0, count: 8)
-        for i in 0..<4 {
-            let a = self[limb: i]
-            if a == 0 { continue }
-            var carry: UInt64 = 0
-            for j in 0..<4 {
-                let (high, low) = a.multipliedFullWidth(by: other[limb: j])
-                let (s1, o1) = product[i + j].addingReportingOverflow(low)
-                let (s2, o2) = s1.addingReportingOverflow(carry)
-                product[i + j] = s2
-                carry = high &+ (o1 ? 1 : 0) &+ (o2 ? 1 : 0)
+        // Schoolbook on eight limbs held on the stack (fees are computed on every answer).
+        var product: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &product) { raw in
+            let limbs = raw.bindMemory(to: UInt64.self)
+            for i in 0..<4 {
+                let a = self[limb: i]
+                if a == 0 { continue }
+                var carry: UInt64 = 0
+                for j in 0..<4 {
+                    let (high, low) = a.multipliedFullWidth(by: other[limb: j])
+                    let (s1, o1) = limbs[i + j].addingReportingOverflow(low)
+                    let (s2, o2) = s1.addingReportingOverflow(carry)
+                    limbs[i + j] = s2
+                    carry = high &+ (o1 ? 1 : 0) &+ (o2 ? 1 : 0)
+                }
+                limbs[i + 4] = carry
             }
-            product[i + 4] = carry
+            let overflow = (limbs[4] | limbs[5] | limbs[6] | limbs[7]) != 0
+            return (UInt256(w0: limbs[0], w1: limbs[1], w2: limbs[2], w3: limbs[3]), overflow)
         }
-        let overflow = product[4...].contains { $0 != 0 }
-        return (UInt256(limbs: Array(product[0..<4])), overflow)
     }
 
     /// Quotient and remainder; traps when dividing by zero.

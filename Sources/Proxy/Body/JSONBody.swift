@@ -83,7 +83,7 @@ public struct JSONBody: Sendable {
         scanner.skipWhitespace()
         guard scanner.peek == UInt8(ascii: "{") else { throw JSONBodyError("the body must be a JSON object") }
         scanner.position += 1
-        var spans = [String: Range<Int>]()
+        var spans = [String: Range<Int>](minimumCapacity: 8)
         scanner.skipWhitespace()
         if scanner.peek == UInt8(ascii: "}") {
             scanner.position += 1

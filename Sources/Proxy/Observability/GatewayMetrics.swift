@@ -17,8 +17,8 @@ public struct GatewayMetrics: Sendable {
 
     /// One finished request.
     func request(route: String, status: Int, duration: Duration) {
-        handles.counter("zgproxy_requests_total", [("route", route), ("status", String(status))], factory).increment()
-        handles.timer("zgproxy_request_duration_seconds", [("route", route)], factory).recordNanoseconds(duration.nanoseconds)
+        handles.counter("zgproxy_requests_total", ("route", route), ("status", String(status)), factory).increment()
+        handles.timer("zgproxy_request_duration_seconds", ("route", route), factory).recordNanoseconds(duration.nanoseconds)
     }
 
     /// One answered request and the tokens it used.
@@ -29,7 +29,7 @@ public struct GatewayMetrics: Sendable {
 
     /// Time from sending upstream to the upstream's response head.
     func upstreamLatency(provider: String, duration: Duration) {
-        handles.timer("zgproxy_upstream_latency_seconds", [("provider", provider)], factory).recordNanoseconds(duration.nanoseconds)
+        handles.timer("zgproxy_upstream_latency_seconds", ("provider", provider), factory).recordNanoseconds(duration.nanoseconds)
     }
 
     func error(code: String) {
@@ -37,13 +37,13 @@ public struct GatewayMetrics: Sendable {
     }
 
     func tokens(prompt: Int, completion: Int, model: String) {
-        handles.counter("zgproxy_tokens_total", [("direction", "prompt"), ("model", model)], factory).increment(by: prompt)
-        handles.counter("zgproxy_tokens_total", [("direction", "completion"), ("model", model)], factory).increment(by: completion)
+        handles.counter("zgproxy_tokens_total", ("direction", "prompt"), ("model", model), factory).increment(by: prompt)
+        handles.counter("zgproxy_tokens_total", ("direction", "completion"), ("model", model), factory).increment(by: completion)
     }
 
     /// Fees in neuron (a counter of whole neuron; Prometheus counters are floats, precise to 2^53).
     func fee(neuron: Double, provider: String) {
-        handles.counter("zgproxy_fees_neuron_total", [("provider", provider)], factory).increment(by: Int64(min(neuron, Double(Int64.max))))
+        handles.counter("zgproxy_fees_neuron_total", ("provider", provider), nil, factory).increment(by: Int64(min(neuron, Double(Int64.max))))
     }
 
     func verification(status: String) {
@@ -71,29 +71,31 @@ public struct GatewayMetrics: Sendable {
 /// lookup here is several times cheaper. The dimensions are the metrics' own (low-cardinality),
 /// so the cache is as bounded as the series.
 final class MetricHandles: Sendable {
+    /// A series: the label and up to two dimension values (the names are fixed per label).
     private struct Key: Hashable {
         let label: String
-        let values: [String]
+        let first: String
+        let second: String?
     }
 
     private let counters = Mutex<[Key: Counter]>([:])
     private let timers = Mutex<[Key: Metrics.Timer]>([:])
 
-    func counter(_ label: String, _ dimensions: [(String, String)], _ factory: any MetricsFactory) -> Counter {
-        let key = Key(label: label, values: dimensions.map(\.1))
-        return counters.withLock { cache in
+    func counter(_ label: String, _ first: (String, String), _ second: (String, String)? = nil, _ factory: any MetricsFactory) -> Counter {
+        counters.withLock { cache in
+            let key = Key(label: label, first: first.1, second: second?.1)
             if let counter = cache[key] { return counter }
-            let counter = Counter(label: label, dimensions: dimensions, factory: factory)
+            let counter = Counter(label: label, dimensions: [first] + (second.map { [$0] } ?? []), factory: factory)
             cache[key] = counter
             return counter
         }
     }
 
-    func timer(_ label: String, _ dimensions: [(String, String)], _ factory: any MetricsFactory) -> Metrics.Timer {
-        let key = Key(label: label, values: dimensions.map(\.1))
-        return timers.withLock { cache in
+    func timer(_ label: String, _ dimension: (String, String), _ factory: any MetricsFactory) -> Metrics.Timer {
+        timers.withLock { cache in
+            let key = Key(label: label, first: dimension.1, second: nil)
             if let timer = cache[key] { return timer }
-            let timer = Metrics.Timer(label: label, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
+            let timer = Metrics.Timer(label: label, dimensions: [dimension], preferredDisplayUnit: .seconds, factory: factory)
             cache[key] = timer
             return timer
         }

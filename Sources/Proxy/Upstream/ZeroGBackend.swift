@@ -14,6 +14,8 @@ struct ZeroGBackend: InferenceBackend {
     let broker: ZGBroker
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
+    /// Providers' URLs parsed for the direct relay (a URL is met on every request).
+    private let proxyBases = ParsedURLCache(suffix: "/v1/proxy")
 
     /// Sends the request to the first provider that answers with a usable head.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> UpstreamAnswer {
@@ -106,7 +108,7 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider),
-              let (origin, basePath) = UpstreamOrigin.base(service.url.trimmingSlash + "/v1/proxy") else { return nil }
+              let (origin, basePath) = proxyBases.base(service.url) else { return nil }
         broker.funder.watch(service.provider)
         let sent = Self.body(body, for: service).bytes
         let provider = service.provider.checksummed

@@ -44,7 +44,9 @@ public struct Usage: Sendable, Hashable, Codable {
     /// building a dictionary: the counts are whole numbers after fixed quoted keys, which cannot
     /// occur inside a JSON string (its quotes are escaped), so a byte scan finds them. The
     /// gateway does this for every answer. nil without a prompt (or input) count, as ``init(json:)``.
-    public init?(jsonBytes bytes: ArraySlice<UInt8>) {
+    public init?(jsonBytes whole: ArraySlice<UInt8>) {
+        // The counts sit in the `usage` object, usually at the end: search from there.
+        let bytes = ByteSearch.firstIndex(of: Self.usageKey, in: whole).map { whole[$0...] } ?? whole
         func number(after key: [UInt8]) -> Int? {
             guard let start = ByteSearch.firstIndex(of: key, in: bytes) else { return nil }
             var index = start + key.count
@@ -66,6 +68,7 @@ public struct Usage: Sendable, Hashable, Codable {
         )
     }
 
+    private static let usageKey = Array(#""usage""#.utf8)
     private static let promptKey = Array(#""prompt_tokens""#.utf8)
     private static let inputKey = Array(#""input_tokens""#.utf8)
     private static let completionKey = Array(#""completion_tokens""#.utf8)
