@@ -8,14 +8,26 @@ import NIOHTTP1
 /// header of every message; the relay's messages have fixed shapes, so they are laid out
 /// directly, and an upstream request's headers are checked with ``canSend(_:)`` first.
 enum HTTPWire {
-    /// Whether a request head can go on the wire as it is: no CR, LF or NUL anywhere (which
-    /// would let a value inject headers), no `:` or space in a name.
+    /// Whether a request head can go on the wire as it is: no control character (CR, LF, NUL…
+    /// which would let a value inject headers; a tab is allowed in values), no space in the
+    /// URI or a name, no `:` in a name.
     static func canSend(_ head: HTTPRequestHead) -> Bool {
-        func plain(_ text: String) -> Bool { !text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 } }
-        return plain(head.uri) && !head.uri.utf8.contains(UInt8(ascii: " "))
-            && head.headers.allSatisfy { name, value in
-                plain(name) && plain(value) && !name.utf8.contains { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: " ") }
+        guard isClean(head.uri, isValue: false, allowsColon: true) else { return false }
+        for (name, value) in head.headers where !isClean(name, isValue: false, allowsColon: false) || !isClean(value, isValue: true, allowsColon: true) {
+            return false
+        }
+        return true
+    }
+
+    private static func isClean(_ text: String, isValue: Bool, allowsColon: Bool) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            for byte in bytes where byte < 0x21 || byte == 0x7f || (!allowsColon && byte == UInt8(ascii: ":")) {
+                // Spaces and tabs may be inside a value.
+                guard isValue, byte == 0x20 || byte == 0x09 else { return false }
             }
+            return true
+        }
     }
 
     /// `METHOD uri HTTP/1.1` and the headers, up to the empty line.

@@ -15,18 +15,31 @@ public actor ServiceCatalog {
         /// Usable chatbot services by model id.
         public let byModel: [String: [Service]]
         public let byProvider: [Address: Service]
+        /// Usable services by model and service type, cheapest first: what ``rank(in:model:serviceType:)``
+        /// starts from on every request, sorted once per load.
+        let usableByPrice: [Offer: [Service]]
+
+        struct Offer: Hashable {
+            let model: String
+            let serviceType: String
+        }
 
         init(services: [Service], loadedAt: ContinuousClock.Instant) {
             self.services = services
             self.loadedAt = loadedAt
             var byModel = [String: [Service]]()
             var byProvider = [Address: Service]()
+            var usable = [Offer: [Service]]()
             for service in services {
                 byProvider[service.provider] = service
                 byModel[service.model, default: []].append(service)
+                if service.isUsable { usable[Offer(model: service.model, serviceType: service.serviceType), default: []].append(service) }
             }
             self.byModel = byModel
             self.byProvider = byProvider
+            self.usableByPrice = usable.mapValues { offers in
+                offers.sorted { ($0.inputPrice + $0.outputPrice, $0.provider) < ($1.inputPrice + $1.outputPrice, $1.provider) }
+            }
         }
     }
 
@@ -117,14 +130,13 @@ public actor ServiceCatalog {
             }
             return [service]
         }
+        if let byPrice = catalog.usableByPrice[Snapshot.Offer(model: model, serviceType: serviceType)] {
+            return health.rank(byPrice, key: \.provider)
+        }
+        // None usable: say why.
         let offering = (catalog.byModel[model] ?? []).filter { $0.serviceType == serviceType }
         guard !offering.isEmpty else { throw .unknownModel(model) }
-        let usable = offering.filter(\.isUsable)
-        guard !usable.isEmpty else {
-            throw .noUsableProvider(model: model, reason: "none of its \(offering.count) provider(s) has an acknowledged TEE signer")
-        }
-        let byPrice = usable.sorted { ($0.inputPrice + $0.outputPrice, $0.provider) < ($1.inputPrice + $1.outputPrice, $1.provider) }
-        return health.rank(byPrice, key: \.provider)
+        throw .noUsableProvider(model: model, reason: "none of its \(offering.count) provider(s) has an acknowledged TEE signer")
     }
 
     /// Model ids with at least one usable service of `serviceType`.
