@@ -245,8 +245,11 @@ struct DirectRelayTests {
         head.headers = [:]
         head.uri = "/v1/x HTTP/1.1\r\nHost: other"
         #expect(!HTTPWire.canSend(head))
-        let answer = HTTPWire.response(status: .tooManyRequests, headers: ["Content-Length": "2"], body: ByteBuffer(string: "{}"), allocator: .init())
-        #expect(String(buffer: answer) == "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\n\r\n{}")
+        for (status, line) in [(HTTPResponseStatus.ok, "200 OK"), (.tooManyRequests, "429 Too Many Requests")] {
+            var answer = HTTPWire.Answer(status: status, bodyLength: 2, allocator: .init())
+            answer.add(.contentLength, "2")
+            #expect(String(buffer: answer.finish(body: ByteBuffer(string: "{}"))) == "HTTP/1.1 \(line)\r\nContent-Length: 2\r\n\r\n{}")
+        }
     }
 }
 

@@ -55,7 +55,8 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var date = HTTPDate()
     /// The HTTP/1 encoder's context: the relay's answers, already encoded by ``HTTPWire``, are
     /// written from there, straight to the socket. They never interleave with the router's,
-    /// which are all written before the relay answers (see ``Mode/waiting``).
+    /// which are all written before the relay answers (see ``Mode/waiting``). Without it (a
+    /// pipeline of another shape) the relay hands every request to the router.
     private var wire: ChannelHandlerContext?
     /// Whether parts went to the router since its last read-complete event.
     private var forwarded = false
@@ -85,7 +86,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .head(var request) = part else { return forward(part, context: context) }
             // Only the relay may say which upstream failed.
             if request.headers.contains(name: HTTPField.Name.skipBackend.rawName) { request.headers.remove(name: HTTPField.Name.skipBackend.rawName) }
-            guard !quiescing, let route = relay.route(for: request) else {
+            guard !quiescing, wire != nil, let route = relay.route(for: request) else {
                 routerInFlight += 1
                 mode = .passing
                 forward(.head(request), context: context)
@@ -184,21 +185,20 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let usage = Usage(jsonBytes: bytes[...])
         let chatIDHeader = plan.chatIDHeader.flatMap { reply.headers.first(name: $0) }
         let chatID = chatIDHeader ?? (plan.chatIDHeader != nil ? (try? JSONBody(bytes))?.string("id") : nil)
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(12)
-        headers.add(.contentType, reply.headers.first(name: "content-type") ?? "application/json")
-        headers.add(.contentLength, String(reply.body.readableBytes))
-        headers.add(.provider, plan.servedBy)
-        headers.add(.overhead, InferenceRoutes.milliseconds(sentAt - attempt.received))
-        if let chatIDHeader { headers.add(.zgResKey, chatIDHeader) }
+        var answer = HTTPWire.Answer(status: .ok, bodyLength: reply.body.readableBytes, allocator: context.channel.allocator)
+        answer.add(.contentType, reply.headers.first(name: "content-type") ?? "application/json")
+        answer.add(.contentLength, String(reply.body.readableBytes))
+        answer.add(.provider, plan.servedBy)
+        answer.add(.overhead, InferenceRoutes.milliseconds(sentAt - attempt.received))
+        if let chatIDHeader { answer.add(.zgResKey, chatIDHeader) }
         let grant = attempt.caller.grant
-        if grant.requests != nil || grant.tokens != nil { headers.add(contentsOf: grant.headers) }
-        headers.add(.requestID, attempt.caller.requestID)
-        headers.add(.date, date.current())
-        headers.add(.server, "zgproxy")
+        if grant.requests != nil || grant.tokens != nil { answer.add(contentsOf: grant.headers) }
+        answer.add(.requestID, attempt.caller.requestID)
+        answer.add(.date, date.current())
+        answer.add(.server, "zgproxy")
         let delivered = context.channel.isActive
         relay.answered.increment()  // before the answer can reach the client (tests read it then)
-        send(status: .ok, headers: headers, body: reply.body, context: context)
+        send(answer.finish(body: reply.body))
         attempt.finish(usage: usage, chatID: chatID, answer: bytes, status: delivered ? 200 : 499)
     }
 
@@ -242,20 +242,15 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.requestID] = requestID
         fields[.date] = date.current()
         fields[.server] = "zgproxy"
-        var headers = HTTPHeaders()
-        headers.add(contentsOf: fields)
         let status = HTTPResponseStatus(statusCode: Int(error.status.code), reasonPhrase: error.status.reasonPhrase)
-        send(status: status, headers: headers, body: context.channel.allocator.buffer(bytes: bytes), context: context)
+        var answer = HTTPWire.Answer(status: status, bodyLength: bytes.count, allocator: context.channel.allocator)
+        answer.add(contentsOf: fields)
+        send(answer.finish(body: context.channel.allocator.buffer(bytes: bytes)))
     }
 
-    /// Writes a whole answer as one buffer.
-    private func send(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, context: ChannelHandlerContext) {
-        guard let wire else {
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            return context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
-        wire.writeAndFlush(NIOAny(HTTPWire.response(status: status, headers: headers, body: body, allocator: context.channel.allocator)), promise: nil)
+    /// Writes a whole answer, encoded by ``HTTPWire``, straight to the socket.
+    private func send(_ answer: ByteBuffer) {
+        wire?.writeAndFlush(NIOAny(answer), promise: nil)
     }
 
     /// Feeds parts that waited while relaying, then a held shutdown notice.
@@ -320,17 +315,6 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The router's connection handler closes an idle connection at once: not while a
         // request is being answered here.
         if mode == .collecting || mode == .relaying || mode == .waiting { quiesceHeld = true } else { context.fireUserInboundEventTriggered(event) }
-    }
-}
-
-extension HTTPHeaders {
-    /// Adds a header named as swift-http-types spells it (the router's answers use the same names).
-    mutating func add(_ name: HTTPField.Name, _ value: String) {
-        add(name: name.rawName, value: value)
-    }
-
-    mutating func add(contentsOf fields: HTTPFields) {
-        for field in fields { add(name: field.name.rawName, value: field.value) }
     }
 }
 

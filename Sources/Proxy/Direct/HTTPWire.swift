@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -36,25 +37,7 @@ enum HTTPWire {
         buffer.writeStaticString(" ")
         buffer.writeString(head.uri)
         buffer.writeStaticString(" HTTP/1.1\r\n")
-        writeFields(head.headers, into: &buffer)
-    }
-
-    /// A whole answer: status line, headers, the empty line and the body.
-    static func response(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 64 + headers.count * 48 + body.readableBytes)
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(status.code))
-        buffer.writeStaticString(" ")
-        buffer.writeString(status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
-        writeFields(headers, into: &buffer)
-        var body = body
-        buffer.writeBuffer(&body)
-        return buffer
-    }
-
-    private static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
-        for (name, value) in headers {
+        for (name, value) in head.headers {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
@@ -62,6 +45,45 @@ enum HTTPWire {
         }
         buffer.writeStaticString("\r\n")
     }
+
+    /// A whole answer written into one buffer: the status line, then headers as they are added,
+    /// then (``finish(body:)``) the empty line and the body. Values must come from a parsed
+    /// message or from the gateway itself (no CR or LF).
+    struct Answer {
+        private var buffer: ByteBuffer
+
+        init(status: HTTPResponseStatus, bodyLength: Int, allocator: ByteBufferAllocator) {
+            buffer = allocator.buffer(capacity: 512 + bodyLength)
+            if status == .ok {
+                buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+            } else {
+                buffer.writeStaticString("HTTP/1.1 ")
+                buffer.writeString(String(status.code))
+                buffer.writeStaticString(" ")
+                buffer.writeString(status.reasonPhrase)
+                buffer.writeStaticString("\r\n")
+            }
+        }
+
+        mutating func add(_ name: HTTPField.Name, _ value: String) {
+            buffer.writeString(name.rawName)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+
+        mutating func add(contentsOf fields: HTTPFields) {
+            for field in fields { add(field.name, field.value) }
+        }
+
+        consuming func finish(body: ByteBuffer) -> ByteBuffer {
+            var body = body
+            buffer.writeStaticString("\r\n")
+            buffer.writeBuffer(&body)
+            return buffer
+        }
+    }
+
 }
 
 /// Writes the relay's upstream requests (head, body, end) as one buffer, in the place of NIO's
