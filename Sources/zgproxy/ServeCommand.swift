@@ -40,6 +40,11 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
 
+        // Before anything starts the shared event loops.
+        if environment["EVENT_LOOP_THREADS"] != nil {
+            NIOSingletons.groupLoopCountSuggestion = try environment.integer("EVENT_LOOP_THREADS", default: System.coreCount, range: 1...1024)
+        }
+
         var sandbox: SandboxProcess? = nil
         defer { sandbox?.stop() }
         let network: ZGNetwork

@@ -144,6 +144,17 @@ struct RateLimiterTests {
         #expect(try await limiter.acquire([key, user], now: now.addingTimeInterval(60)).requests != nil)
     }
 
+    @Test("a key is stored as the lowercase hex SHA-256 of its secret (stores written before keep working); the shape check is exact")
+    func keyHashAndShape() {
+        #expect(APIKeySecret.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(APIKeySecret.hash("sk-zg-" + String(repeating: "A", count: 43)[...]).count == 64)
+        let body = String(repeating: "a0Z", count: 14) + "9"
+        #expect(APIKeySecret.looksValid("sk-zg-" + body))
+        for bad in ["sk-zg-" + body.dropLast() + "-", "sk-zg-" + body.dropLast(), "sk-zg-" + body + "x", "sk-zx-" + body, "sk-zg-" + body.dropLast() + "é"] {
+            #expect(!APIKeySecret.looksValid(bad), "\(bad)")
+        }
+    }
+
     @Test("budget periods are the UTC day and month a moment falls in")
     func periods() throws {
         let moment = try #require(ISO8601DateFormatter().date(from: "2026-11-25T13:30:00Z"))

@@ -219,7 +219,7 @@ struct DirectRelayTests {
         return (PEMDocument(type: "CERTIFICATE", derBytes: serializer.serializedBytes).pemString, key.pemRepresentation)
     }
 
-    @Test("DIRECT_RELAY switches the relay off; JSON member names with escapes are decoded")
+    @Test("DIRECT_RELAY switches the relay off; JSON member names with escapes are decoded; overhead and request id formats")
     func settings() throws {
         let byDefault = try ProxyConfiguration(environment: Environment(["PORT": "3000"]), networkName: "x")
         let off = try ProxyConfiguration(environment: Environment(["DIRECT_RELAY": "false"]), networkName: "x")
@@ -229,22 +229,33 @@ struct DirectRelayTests {
         #expect(UpstreamOrigin.parse("https://api.example.com/v1")?.origin == UpstreamOrigin(host: "api.example.com", port: 443, tls: true))
         #expect(UpstreamOrigin.parse("http://[::1]:8080")?.origin.hostHeader == "[::1]:8080")
         #expect(UpstreamOrigin.parse("http://h:99999/v1") == nil && UpstreamOrigin.parse("ftp://h") == nil)
+        // x-zgproxy-overhead-ms and request ids, both written without intermediate strings.
+        let overheads = [Duration.zero, .microseconds(5), .microseconds(1_234_567), .nanoseconds(999), .seconds(-1), .seconds(86_400)]
+        #expect(overheads.map(InferenceRoutes.milliseconds) == ["0.000", "0.005", "1234.567", "0.000", "0.000", "86400000.000"])
+        let ids = (0..<3).map { _ in RequestIDMiddleware.makeID() }
+        #expect(Set(ids).count == 3 && ids.allSatisfy { $0.hasPrefix("req_") && $0.utf8.count == 36 && $0.dropFirst(4).allSatisfy(\.isHexDigit) })
     }
 
     @Test("the relay's own HTTP/1.1 encoding: exact bytes, and no header that could inject another")
     func wire() {
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["Host": "up", "Authorization": "Bearer k"])
-        #expect(HTTPWire.canSend(head))
-        var bytes = ByteBuffer()
-        HTTPWire.writeHead(head, into: &bytes)
-        #expect(String(buffer: bytes) == "POST /v1/chat/completions HTTP/1.1\r\nHost: up\r\nAuthorization: Bearer k\r\n\r\n")
-        for (name, value) in [("Authorization", "Bearer k\r\nX-Evil: 1"), ("X-A\nB", "v"), ("X-A: B", "v"), ("X-Nul", "a\u{0}b")] {
-            head.headers = [name: value]
-            #expect(!HTTPWire.canSend(head), "\(name): \(value)")
+        let origin = UpstreamOrigin(host: "up", port: 8080, tls: false)
+        let head = HTTPWire.requestHead(origin: origin, uri: "/v1/chat/completions", authorization: "Bearer k")
+        let request = HTTPWire.request(head: head ?? [], body: Array("{}".utf8), allocator: .init())
+        #expect(String(buffer: request) == "POST /v1/chat/completions HTTP/1.1\r\nHost: up:8080\r\nContent-Type: application/json\r\n"
+            + "Authorization: Bearer k\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(HTTPWire.requestHead(origin: UpstreamOrigin(host: "up", port: 443, tls: true), uri: "/x", authorization: nil)
+            == Array("POST /x HTTP/1.1\r\nHost: up\r\nContent-Type: application/json\r\n".utf8))
+        for authorization in ["Bearer k\r\nX-Evil: 1", "Bearer k\nX", "a\u{0}b", "a\u{7f}b"] {
+            #expect(HTTPWire.requestHead(origin: origin, uri: "/v1/x", authorization: authorization) == nil, "\(authorization)")
         }
-        head.headers = [:]
-        head.uri = "/v1/x HTTP/1.1\r\nHost: other"
-        #expect(!HTTPWire.canSend(head))
+        for uri in ["/v1/x HTTP/1.1\r\nHost: other", "/v1/x y", ""] {
+            #expect(HTTPWire.requestHead(origin: origin, uri: uri, authorization: nil) == nil, "\(uri)")
+        }
+        #expect(HTTPWire.requestHead(origin: UpstreamOrigin(host: "a\r\nb", port: 80, tls: false), uri: "/x", authorization: nil) == nil)
+        let heads = UpstreamRequestHeads()
+        let withTab = heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\tk")
+        #expect(withTab != nil && withTab == heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\tk"))
+        #expect(heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\rk") == nil)
         for (status, line) in [(HTTPResponseStatus.ok, "200 OK"), (.tooManyRequests, "429 Too Many Requests")] {
             var answer = HTTPWire.Answer(status: status, bodyLength: 2, allocator: .init())
             answer.add(.contentLength, "2")

@@ -17,10 +17,17 @@ public enum APIKeySecret {
 
     /// Lowercase hex SHA-256: what the store keeps and looks keys up by.
     public static func hash(_ secret: some StringProtocol) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]], as: UTF8.self)
-        }.joined()
+        let digest = SHA256.hash(data: Array(secret.utf8))
+        return String(unsafeUninitializedCapacity: 2 * SHA256.byteCount) { text in
+            func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
+            var index = 0
+            for byte in digest {
+                text[index] = digit(byte >> 4)
+                text[index + 1] = digit(byte & 0x0f)
+                index += 2
+            }
+            return index
+        }
     }
 
     /// `sk-zg-…AbCd`: enough to recognise a key in a list, useless to an attacker.
@@ -30,7 +37,10 @@ public enum APIKeySecret {
     /// before any lookup).
     public static func looksValid(_ text: some StringProtocol) -> Bool {
         text.hasPrefix(prefix) && text.utf8.count == prefix.utf8.count + 43
-            && text.utf8.dropFirst(prefix.utf8.count).allSatisfy { alphabet.contains($0) }
+            && text.utf8.dropFirst(prefix.utf8.count).allSatisfy { byte in
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+            }
     }
 
     /// Compares two equal-length digests without an early exit.

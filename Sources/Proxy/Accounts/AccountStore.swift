@@ -219,33 +219,54 @@ public final class AccountStore: Sendable {
     public func insertUsage(_ records: [UsageRecord]) async throws {
         guard !records.isEmpty else { return }
         try await database.transaction { tx in
-            // Rows of 14 values, several per statement, under both engines' bind limits.
-            for chunk in stride(from: 0, to: records.count, by: 200).map({ Array(records[$0..<min($0 + 200, records.count)]) }) {
-                var sql = """
-                    INSERT INTO usage_log (request_id, at, user_id, key_id, model, backend, provider, prompt_tokens, completion_tokens,
-                    cached_tokens, cost, latency_ms, status) VALUES
-                    """
+            // Several rows per statement, under both engines' bind limits.
+            var start = 0
+            while start < records.count {
+                let end = min(start + Self.usageRowsPerInsert, records.count)
                 var binds: [SQLValue] = []
-                sql.reserveCapacity(sql.utf8.count + chunk.count * 80)
-                binds.reserveCapacity(chunk.count * 13)
-                for (index, record) in chunk.enumerated() {
-                    sql += index == 0 ? " (" : ", ("
-                    for column in 1...13 {
-                        if column > 1 { sql += ", " }
-                        sql += "$"
-                        sql += String(index * 13 + column)
-                    }
-                    sql += ")"
-                    binds += [
-                        .text(record.requestID), .int(StoredTime.milliseconds(record.at)), SQLValue(record.userID), SQLValue(record.keyID),
-                        .text(record.model), .text(record.backend), .text(record.provider), .int(Int64(record.promptTokens)),
-                        .int(Int64(record.completionTokens)), .int(Int64(record.cachedTokens)), .int(Self.clamped(record.cost)),
-                        .int(Int64(record.latencyMilliseconds)), .int(Int64(record.status)),
-                    ]
+                binds.reserveCapacity((end - start) * 13)
+                for record in records[start..<end] {
+                    binds.append(.text(record.requestID))
+                    binds.append(.int(StoredTime.milliseconds(record.at)))
+                    binds.append(SQLValue(record.userID))
+                    binds.append(SQLValue(record.keyID))
+                    binds.append(.text(record.model))
+                    binds.append(.text(record.backend))
+                    binds.append(.text(record.provider))
+                    binds.append(.int(Int64(record.promptTokens)))
+                    binds.append(.int(Int64(record.completionTokens)))
+                    binds.append(.int(Int64(record.cachedTokens)))
+                    binds.append(.int(Self.clamped(record.cost)))
+                    binds.append(.int(Int64(record.latencyMilliseconds)))
+                    binds.append(.int(Int64(record.status)))
                 }
+                let sql = end - start == Self.usageRowsPerInsert ? Self.fullUsageInsert : Self.usageInsert(rows: end - start)
                 try await tx.query(sql, binds)
+                start = end
             }
         }
+    }
+
+    private static let usageRowsPerInsert = 200
+    /// The statement of a whole batch, written once (a busy gateway writes thousands a minute).
+    private static let fullUsageInsert = usageInsert(rows: usageRowsPerInsert)
+
+    /// `INSERT INTO usage_log … VALUES ($1, …, $13), ($14, …)` for `rows` rows of 13 values.
+    private static func usageInsert(rows: Int) -> String {
+        var sql = """
+            INSERT INTO usage_log (request_id, at, user_id, key_id, model, backend, provider, prompt_tokens, completion_tokens,
+            cached_tokens, cost, latency_ms, status) VALUES
+            """
+        sql.reserveCapacity(sql.utf8.count + rows * 80)
+        for row in 0..<rows {
+            sql += row == 0 ? " (" : ", ("
+            for column in 1...13 {
+                if column > 1 { sql += ", " }
+                sql += "$\(row * 13 + column)"
+            }
+            sql += ")"
+        }
+        return sql
     }
 
     /// Sums the usage log. Costs are summed in two parts (whole gneuron and the remainder) so

@@ -95,6 +95,30 @@ public final class Accounts: Sendable {
         return requiresCredential ? nil : Principal(kind: .anonymous)
     }
 
+    /// ``authenticateImmediately(_:)`` for a connection that keeps a ``CredentialMemo``: a client
+    /// sends the same credential with every request, and what it was is remembered, so it is not
+    /// hashed again. A key is still looked up each time (a revocation or expiry applies at once).
+    func authenticateImmediately(_ credential: Substring?, memo: inout CredentialMemo) -> Principal? {
+        guard let credential else { return authenticateImmediately(nil) }
+        if memo.matches(credential) {
+            switch memo.kind {
+            case .operatorToken: return Principal(kind: .operatorToken)
+            case .key(let hash):
+                guard let cached = cache.lookup(hash: hash), let (key, user) = cached, key.status() == .active else { return nil }
+                return Principal(kind: .apiKey(key, user))
+            }
+        }
+        if APIKeySecret.looksValid(credential) {
+            let hash = APIKeySecret.hash(credential)
+            memo.remember(credential, as: .key(hash: hash))
+            guard let cached = cache.lookup(hash: hash), let (key, user) = cached, key.status() == .active else { return nil }
+            return Principal(kind: .apiKey(key, user))
+        }
+        let principal = authenticateImmediately(credential)
+        if case .operatorToken? = principal?.kind { memo.remember(credential, as: .operatorToken) }
+        return principal
+    }
+
     /// The operator, when the credential is `AUTH_TOKEN` or `ADMIN_TOKEN` (hashed once for both).
     private func operatorPrincipal(_ credential: Substring?) -> Principal? {
         guard let credential, operatorDigest != nil || adminDigest != nil else { return nil }
@@ -170,5 +194,27 @@ public final class Accounts: Sendable {
         var difference: UInt8 = 0
         for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
+    }
+}
+
+/// What one client connection last authenticated with: its credential, and whether it was the
+/// operator's token or which key (by hash) it was. Compared on later requests of the connection
+/// only, so its timing says nothing of another client's credential.
+struct CredentialMemo {
+    enum Kind {
+        case operatorToken
+        case key(hash: String)
+    }
+
+    private var credential: [UInt8] = []
+    private(set) var kind = Kind.operatorToken
+
+    func matches(_ presented: Substring) -> Bool {
+        !credential.isEmpty && presented.utf8.elementsEqual(credential)
+    }
+
+    mutating func remember(_ presented: Substring, as kind: Kind) {
+        credential = Array(presented.utf8)
+        self.kind = kind
     }
 }

@@ -30,8 +30,15 @@ public struct JSONBody: Sendable {
     /// ids and keys), by Foundation's parser otherwise.
     static func decodeString(_ literal: ArraySlice<UInt8>) -> String? {
         let inner = literal.dropFirst().dropLast()
-        if literal.count >= 2, literal.last == UInt8(ascii: "\""), !inner.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
-            return String(validating: inner, as: UTF8.self)
+        if literal.count >= 2, literal.last == UInt8(ascii: "\"") {
+            var plain = true
+            var ascii = true
+            for byte in inner {
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { plain = false; break }
+                if byte >= 0x80 { ascii = false }
+            }
+            // ASCII needs no validation (the generic validating initialiser showed in profiles).
+            if plain { return ascii ? String(decoding: inner, as: UTF8.self) : String(validating: inner, as: UTF8.self) }
         }
         return (try? JSONSerialization.jsonObject(with: Data(literal), options: [.fragmentsAllowed])) as? String
     }

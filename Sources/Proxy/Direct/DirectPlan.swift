@@ -1,6 +1,5 @@
 import EVM
 import Logging
-import NIOHTTP1
 import ZGBroker
 
 /// One upstream exchange that the direct relay can make at once, from memory: where to send
@@ -11,10 +10,8 @@ import ZGBroker
 /// the request takes the regular path, which does the waiting. Plans live on one event loop.
 struct DirectPlan {
     let origin: UpstreamOrigin
-    /// Path and query sent upstream.
-    let uri: String
-    /// Headers besides `Host` and `Content-Length`.
-    let headers: HTTPHeaders
+    /// The request's head up to its `Content-Length` (``UpstreamRequestHeads``).
+    let requestHead: [UInt8]
     /// The exact bytes sent (the model rewritten to the upstream's id).
     let body: [UInt8]
     /// Shown in `x-zgproxy-provider`: a 0G provider address or an endpoint's name.

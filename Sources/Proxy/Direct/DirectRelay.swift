@@ -23,12 +23,12 @@ import ZGBroker
 final class DirectRelay: ServiceLifecycle.Service, Sendable {
     /// An inference route the relay serves.
     struct Route: Sendable {
-        /// The metrics' route label.
-        let name: String
         /// The field OpenAI requires in the body.
         let required: String
         /// The path after the upstream's base URL.
         let upstreamPath: String
+        /// Its metrics (the route label is their `route`).
+        let series: GatewayMetrics.RouteSeries
     }
 
     let backend: BackendRouter
@@ -50,6 +50,11 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
         self.configuration = configuration
         self.upstreams = DirectUpstreams(connectTimeout: configuration.connectTimeout, tls: configuration.upstreamTLS)
         self.logger = logger
+        routes = [
+            "/v1/chat/completions": Route(required: "messages", upstreamPath: "/chat/completions", series: metrics.series(route: "chat")),
+            "/v1/completions": Route(required: "prompt", upstreamPath: "/completions", series: metrics.series(route: "completions")),
+            "/v1/embeddings": Route(required: "input", upstreamPath: "/embeddings", series: metrics.series(route: "embeddings")),
+        ]
         answered = metrics.directRelay(outcome: "answered")
         handedOver = metrics.directRelay(outcome: "handed_over")
     }
@@ -59,16 +64,13 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
         await upstreams.close()
     }
 
-    private static let routes: [String: Route] = [
-        "/v1/chat/completions": Route(name: "chat", required: "messages", upstreamPath: "/chat/completions"),
-        "/v1/completions": Route(name: "completions", required: "prompt", upstreamPath: "/completions"),
-        "/v1/embeddings": Route(name: "embeddings", required: "input", upstreamPath: "/embeddings"),
-    ]
+    /// The routes by path.
+    private let routes: [String: Route]
 
     /// The route of a request the relay may take, judged by its head alone: a kept-alive POST
     /// to an inference route, without CORS, endpoint pinning or `Expect`.
     func route(for head: HTTPRequestHead) -> Route? {
-        guard head.method == .POST, let route = Self.routes[head.uri], head.isKeepAlive else { return nil }
+        guard head.method == .POST, let route = routes[head.uri], head.isKeepAlive else { return nil }
         let headers = head.headers
         guard !headers.contains(name: "origin"), !headers.contains(name: HTTPField.Name.hostFinal.rawName),
               !headers.contains(name: "expect") else { return nil }
@@ -79,15 +81,17 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
     ///
     /// The order matters: checks that cost nothing to undo come first; the limit is counted
     /// last (and undone by ``DirectAttempt/cancel()`` if the router takes over after all).
-    func prepare(head: HTTPRequestHead, route: Route, body: ByteBuffer, remote: SocketAddress?) -> DirectAttempt? {
+    func prepare(
+        head: HTTPRequestHead, route: Route, body: ByteBuffer, credentials: inout CredentialMemo, remote: () -> SocketAddress?
+    ) -> DirectAttempt? {
         guard let json = try? JSONBody(Array(buffer: body)), let model = json.string("model"), !model.isEmpty,
               json.contains(route.required), json.bool("stream") != true else { return nil }
-        guard let principal = accounts.authenticateImmediately(head.headers.credential) else { return nil }
+        guard let principal = accounts.authenticateImmediately(head.headers.credential, memo: &credentials) else { return nil }
         if let key = principal.key, !key.allows(model: model) { return nil }
         guard let plan = backend.directPlan(path: route.upstreamPath, body: json, model: model) else { return nil }
         var clientIP = ""
         if case .anonymous = principal.kind {
-            clientIP = ClientAddress.of(head.headers, remote: remote, trustForwardedFor: accounts.configuration.trustForwardedFor)
+            clientIP = ClientAddress.of(head.headers, remote: remote(), trustForwardedFor: accounts.configuration.trustForwardedFor)
         }
         let subjects = accounts.subjects(for: principal, clientIP: clientIP)
         guard let grant = subjects.isEmpty ? LimitGrant.none : accounts.limiter.acquireImmediately(subjects, now: Date()) else { return nil }
@@ -98,12 +102,22 @@ final class DirectRelay: ServiceLifecycle.Service, Sendable {
 }
 
 /// One request the direct relay took: its plan and its accounted caller.
-struct DirectAttempt {
+///
+/// A class: it travels through the upstream exchange's callbacks, and a reference is cheaper
+/// to hand on than the plan's fields one by one.
+final class DirectAttempt {
     let route: DirectRelay.Route
     let plan: DirectPlan
     let caller: Caller
     let relay: DirectRelay
     let received = ContinuousClock.now
+
+    init(route: DirectRelay.Route, plan: DirectPlan, caller: Caller, relay: DirectRelay) {
+        self.route = route
+        self.plan = plan
+        self.caller = caller
+        self.relay = relay
+    }
 
     /// Gives the counted limit back before the router takes the request over.
     func cancel() {
@@ -113,7 +127,7 @@ struct DirectAttempt {
     /// Accounts for an answer that went out: metrics, the backend's settlement, the usage
     /// record, and the limits released.
     func finish(usage: Usage?, chatID: String?, answer: [UInt8], status: Int) {
-        relay.metrics.answered(route: route.name, status: status, duration: .now - received, usage: usage, model: plan.model)
+        relay.metrics.answered(route.series, status: status, duration: .now - received, usage: usage, model: plan.model)
         let cost = plan.settle(usage, chatID, answer, relay.logger)
         caller.record(backend: plan.backend, provider: plan.servedBy, model: nil, usage: usage, cost: cost, status: status)
         caller.finishImmediately(status: status)

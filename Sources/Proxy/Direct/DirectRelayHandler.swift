@@ -53,6 +53,8 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var quiescing = false
     private var pool: UpstreamConnectionPool?
     private var date = HTTPDate()
+    /// The credential this connection's client last sent (see ``CredentialMemo``).
+    private var credentials = CredentialMemo()
     /// The HTTP/1 encoder's context: the relay's answers, already encoded by ``HTTPWire``, are
     /// written from there, straight to the socket. They never interleave with the router's,
     /// which are all written before the relay answers (see ``Mode/waiting``). Without it (a
@@ -100,7 +102,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             head = request
             self.route = route
-            body.clear()
+            body = ByteBuffer()  // not clear(): the last body may still share its storage
             mode = .collecting
         case .collecting:
             switch part {
@@ -142,18 +144,16 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func start(context: ChannelHandlerContext) {
         guard let head, let route, let pool,
-              let attempt = relay.prepare(head: head, route: route, body: body, remote: context.channel.remoteAddress) else {
+              let attempt = relay.prepare(head: head, route: route, body: body, credentials: &credentials, remote: { context.channel.remoteAddress }) else {
             handOver(context: context, attempt: nil, end: true)
             return drain(context: context)
         }
         let plan = attempt.plan
-        let request = HTTPRequestHead(version: .http1_1, method: .POST, uri: plan.uri, headers: plan.headers)
-        var payload = context.channel.allocator.buffer(capacity: plan.body.count)
-        payload.writeBytes(plan.body)
+        let request = HTTPWire.request(head: plan.requestHead, body: plan.body, allocator: context.channel.allocator)
         let sentAt = ContinuousClock.now
         let configuration = relay.configuration
         pool.execute(
-            origin: plan.origin, head: request, body: payload, firstByteTimeout: .nanoseconds(configuration.firstByteTimeout.nanoseconds),
+            origin: plan.origin, request: request, firstByteTimeout: .nanoseconds(configuration.firstByteTimeout.nanoseconds),
             readTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds), maxBody: relay.answerLimit
         ) { [self] result in
             answer(result, attempt: attempt, sentAt: sentAt, context: context)
@@ -215,7 +215,7 @@ final class DirectRelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard let error = plan.error?(status, body) else { return handOver(context: context, attempt: attempt, end: true) }
         relay.metrics.error(code: error.code ?? error.type)
-        relay.metrics.request(route: attempt.route.name, status: Int(error.status.code), duration: .now - attempt.received)
+        relay.metrics.request(route: attempt.route.series.route, status: Int(error.status.code), duration: .now - attempt.received)
         answer(error, attempt: attempt, context: context)
     }
 

@@ -1,49 +1,47 @@
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The direct relay's two HTTP/1.1 messages, each written as one buffer: a request with a
 /// known length to an upstream, and a whole answer to a client.
 ///
 /// NIO's general encoders write head, body and end as separate buffers and validate every
 /// header of every message; the relay's messages have fixed shapes, so they are laid out
-/// directly, and an upstream request's headers are checked with ``canSend(_:)`` first.
+/// directly. An upstream request's head is the same for every request to one upstream path
+/// with one credential, so it is laid out (and checked) once, by ``UpstreamRequestHeads``.
 enum HTTPWire {
-    /// Whether a request head can go on the wire as it is: no control character (CR, LF, NUL…
-    /// which would let a value inject headers; a tab is allowed in values), no space in the
-    /// URI or a name, no `:` in a name.
-    static func canSend(_ head: HTTPRequestHead) -> Bool {
-        guard isClean(head.uri, isValue: false, allowsColon: true) else { return false }
-        for (name, value) in head.headers where !isClean(name, isValue: false, allowsColon: false) || !isClean(value, isValue: true, allowsColon: true) {
-            return false
+    /// The head of a `POST` with a JSON body to `origin` at `uri`, up to (not including) its
+    /// `Content-Length`; nil when a part cannot go on the wire as it is: a control character (CR,
+    /// LF, NUL… which would let a value inject headers; a tab is allowed in values), a space in
+    /// the URI, or an empty URI.
+    static func requestHead(origin: UpstreamOrigin, uri: String, authorization: String?) -> [UInt8]? {
+        let host = origin.hostHeader
+        guard !uri.isEmpty, isClean(uri, isValue: false), isClean(host, isValue: false), authorization.map({ isClean($0, isValue: true) }) ?? true else {
+            return nil
         }
-        return true
+        var head = "POST \(uri) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\n"
+        if let authorization { head += "Authorization: \(authorization)\r\n" }
+        return Array(head.utf8)
     }
 
-    private static func isClean(_ text: String, isValue: Bool, allowsColon: Bool) -> Bool {
-        var text = text
-        return text.withUTF8 { bytes in
-            for byte in bytes where byte < 0x21 || byte == 0x7f || (!allowsColon && byte == UInt8(ascii: ":")) {
-                // Spaces and tabs may be inside a value.
-                guard isValue, byte == 0x20 || byte == 0x09 else { return false }
-            }
-            return true
+    private static func isClean(_ text: String, isValue: Bool) -> Bool {
+        text.utf8.allSatisfy { byte in
+            // Spaces and tabs may be inside a value.
+            byte >= 0x21 && byte != 0x7f || (isValue && (byte == 0x20 || byte == 0x09))
         }
     }
 
-    /// `METHOD uri HTTP/1.1` and the headers, up to the empty line.
-    static func writeHead(_ head: HTTPRequestHead, into buffer: inout ByteBuffer) {
-        buffer.writeString(head.method.rawValue)
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.uri)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
-        for (name, value) in head.headers {
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
-        buffer.writeStaticString("\r\n")
+    /// A whole upstream request: its head (from ``requestHead(origin:uri:authorization:)``),
+    /// `Content-Length`, the empty line and the body.
+    static func request(head: [UInt8], body: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: head.count + 32 + body.count)
+        buffer.writeBytes(head)
+        buffer.writeStaticString("Content-Length: ")
+        buffer.writeString(String(body.count))
+        buffer.writeStaticString("\r\n\r\n")
+        buffer.writeBytes(body)
+        return buffer
     }
 
     /// A whole answer written into one buffer: the status line, then headers as they are added,
@@ -76,45 +74,76 @@ enum HTTPWire {
             for field in fields { add(field.name, field.value) }
         }
 
-        consuming func finish(body: ByteBuffer) -> ByteBuffer {
+        /// The whole answer (written into while this owns it alone: no copy).
+        mutating func finish(body: ByteBuffer) -> ByteBuffer {
             var body = body
             buffer.writeStaticString("\r\n")
             buffer.writeBuffer(&body)
             return buffer
         }
     }
-
 }
 
-/// Writes the relay's upstream requests (head, body, end) as one buffer, in the place of NIO's
-/// `HTTPRequestEncoder`: the response decoder still sees each head on its way (it needs the
-/// method to read the answer).
-final class UpstreamRequestWriter: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = ByteBuffer
+/// Upstream request heads laid out once per upstream, path and credential (see
+/// ``HTTPWire/requestHead(origin:uri:authorization:)``), shared by the event loops.
+///
+/// A backend's plans name the same few heads over and over (one per route and endpoint, or per
+/// 0G provider and session token); building and checking each per request showed in the
+/// relay's profile. The cache is cleared when it holds 4,096 heads (rotated session tokens).
+final class UpstreamRequestHeads: Sendable {
+    private struct Key: Hashable {
+        let origin: UpstreamOrigin
+        let base: String
+        let path: String
+        let authorization: String?
+    }
 
-    private var pending: ByteBuffer?
+    private let heads = Mutex<[Key: [UInt8]?]>([:])
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head(let head):
-            let length = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-            var buffer = context.channel.allocator.buffer(capacity: 256 + head.headers.count * 48 + length)
-            HTTPWire.writeHead(head, into: &buffer)
-            pending = buffer
-            promise?.succeed()
-        case .body(.byteBuffer(var part)):
-            pending?.writeBuffer(&part)
-            promise?.succeed()
-        case .body(.fileRegion):
-            promise?.fail(ChannelError.operationUnsupported)
-        case .end:
-            guard let buffer = pending else {
-                promise?.succeed()
-                return
-            }
-            pending = nil
-            context.write(wrapOutboundOut(buffer), promise: promise)
+    /// The head of requests to `base + path` (the base URL's path and a route's path, apart so
+    /// that a lookup joins no strings).
+    func head(origin: UpstreamOrigin, base: String, path: String, authorization: String?) -> [UInt8]? {
+        let key = Key(origin: origin, base: base, path: path, authorization: authorization)
+        if let known = heads.withLock({ $0[key] }) { return known }
+        let head = HTTPWire.requestHead(origin: origin, uri: base + path, authorization: authorization)
+        heads.withLock { heads in
+            if heads.count >= 4096 { heads.removeAll(keepingCapacity: true) }
+            heads[key] = .some(head)
         }
+        return head
+    }
+}
+
+/// NIO's HTTP/1 response decoder for connections whose requests are written as whole
+/// buffers (``HTTPWire/request(head:body:allocator:)``), one `POST` each.
+///
+/// The decoder must see each request's head to read its answer (a `HEAD` has no body, an
+/// answer with no request is refused); written as bytes, the head never passes as a part,
+/// so every buffer written is noted as the `POST` it is.
+struct UpstreamResponseDecoder: WriteObservingByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+    typealias OutboundIn = ByteBuffer
+
+    private let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)
+    private static let post = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+
+    mutating func write(data: ByteBuffer) {
+        decoder.write(data: .head(Self.post))
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decoder.decode(context: context, buffer: &buffer)
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    mutating func decoderAdded(context: ChannelHandlerContext) {
+        decoder.decoderAdded(context: context)
+    }
+
+    mutating func decoderRemoved(context: ChannelHandlerContext) {
+        decoder.decoderRemoved(context: context)
     }
 }

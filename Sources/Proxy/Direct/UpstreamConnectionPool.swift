@@ -124,7 +124,13 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private let connectTimeout: TimeAmount
     private let idleLifetime: TimeAmount
     private let maxIdlePerOrigin: Int
-    private var idle: [UpstreamOrigin: [(connection: UpstreamConnection, since: NIODeadline)]] = [:]
+    /// Idle connections by origin, the newest last. A class per origin: taking and giving back
+    /// a connection changes its list in place, without copying it out of the dictionary.
+    private var idle: [UpstreamOrigin: IdleConnections] = [:]
+
+    private final class IdleConnections {
+        var entries: [(connection: UpstreamConnection, since: NIODeadline)] = []
+    }
     private var sweeper: RepeatedTask?
     private var closed = false
 
@@ -139,20 +145,16 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     /// Sends one request and calls `completion` on the event loop with the whole answer.
     ///
     /// - Parameters:
-    ///   - head: method, URI and headers; `Host` and `Content-Length` are set here.
+    ///   - request: the whole request, laid out by ``HTTPWire/request(head:body:allocator:)``.
     ///   - firstByteTimeout: from sending to the response head.
     ///   - readTimeout: the longest pause while the body arrives.
     ///   - maxBody: a longer body fails as ``UpstreamFailure/bodyCut(_:)``.
     func execute(
-        origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer, firstByteTimeout: TimeAmount, readTimeout: TimeAmount, maxBody: Int,
+        origin: UpstreamOrigin, request: ByteBuffer, firstByteTimeout: TimeAmount, readTimeout: TimeAmount, maxBody: Int,
         completion: @escaping (Result<UpstreamReply, UpstreamFailure>) -> Void
     ) {
         eventLoop.preconditionInEventLoop()
-        var head = head
-        head.headers.replaceOrAdd(name: "Host", value: origin.hostHeader)
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
-        guard HTTPWire.canSend(head) else { return completion(.failure(.noAnswer("the request has a header that cannot be sent"))) }
-        let exchange = UpstreamExchange(head: head, body: body, firstByteTimeout: firstByteTimeout, readTimeout: readTimeout, maxBody: maxBody, completion: completion)
+        let exchange = UpstreamExchange(request: request, firstByteTimeout: firstByteTimeout, readTimeout: readTimeout, maxBody: maxBody, completion: completion)
         if let connection = takeIdle(origin) {
             var onReused = exchange
             onReused.completion = { [self] result in
@@ -176,7 +178,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     }
 
     private func takeIdle(_ origin: UpstreamOrigin) -> UpstreamConnection? {
-        while let last = idle[origin]?.popLast() {
+        guard let list = idle[origin] else { return nil }
+        while let last = list.entries.popLast() {
             if last.connection.channel.isActive { return last.connection }
         }
         return nil
@@ -184,11 +187,18 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     /// Called by a connection whose exchange ended cleanly with keep-alive.
     fileprivate func release(_ connection: UpstreamConnection) {
-        guard !closed, connection.channel.isActive, idle[connection.origin, default: []].count < maxIdlePerOrigin else {
+        let list: IdleConnections
+        if let known = idle[connection.origin] {
+            list = known
+        } else {
+            list = IdleConnections()
+            idle[connection.origin] = list
+        }
+        guard !closed, connection.channel.isActive, list.entries.count < maxIdlePerOrigin else {
             connection.channel.close(promise: nil)
             return
         }
-        idle[connection.origin, default: []].append((connection, .now()))
+        list.entries.append((connection, .now()))
         if sweeper == nil {
             sweeper = eventLoop.scheduleRepeatedTask(initialDelay: idleLifetime, delay: idleLifetime) { [self] _ in
                 sweepIdle()
@@ -198,10 +208,10 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     private func sweepIdle() {
         let cutoff = NIODeadline.now() - idleLifetime
-        for (origin, connections) in idle {
-            let (stale, fresh) = (connections.filter { $0.since < cutoff }, connections.filter { $0.since >= cutoff && $0.connection.channel.isActive })
-            for entry in stale { entry.connection.channel.close(promise: nil) }
-            idle[origin] = fresh.isEmpty ? nil : fresh
+        for (origin, list) in idle {
+            for entry in list.entries where entry.since < cutoff { entry.connection.channel.close(promise: nil) }
+            list.entries.removeAll { $0.since < cutoff || !$0.connection.channel.isActive }
+            if list.entries.isEmpty { idle[origin] = nil }
         }
     }
 
@@ -219,8 +229,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                         let hostname = origin.host.isIPAddress ? nil : origin.host
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
                     }
-                    try channel.pipeline.syncOperations.addHandler(UpstreamRequestWriter())
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder()))
                     try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler())
                 }
             }
@@ -239,11 +248,11 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         closed = true
         sweeper?.cancel()
         sweeper = nil
-        for connections in idle.values { for entry in connections { entry.connection.channel.close(promise: nil) } }
+        for list in idle.values { for entry in list.entries { entry.connection.channel.close(promise: nil) } }
         idle = [:]
     }
 
-    var idleCount: Int { idle.values.reduce(0) { $0 + $1.count } }
+    var idleCount: Int { idle.values.reduce(0) { $0 + $1.entries.count } }
 }
 
 /// One kept-alive connection of a pool.
@@ -265,8 +274,7 @@ final class UpstreamConnection {
 
 /// One request in flight on a connection.
 private struct UpstreamExchange {
-    let head: HTTPRequestHead
-    let body: ByteBuffer
+    let request: ByteBuffer
     let firstByteTimeout: TimeAmount
     let readTimeout: TimeAmount
     let maxBody: Int
@@ -277,7 +285,7 @@ private struct UpstreamExchange {
 /// its pool when the answer ended with keep-alive.
 private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
 
     weak var pool: UpstreamConnectionPool?
     var connection: UpstreamConnection?
@@ -302,11 +310,9 @@ private final class UpstreamResponseHandler: ChannelInboundHandler, RemovableCha
         guard let context else { return exchange.completion(.failure(.noAnswer("connection closed"))) }
         self.exchange = exchange
         head = nil
-        body.clear()
+        body = ByteBuffer()
         arm(exchange.firstByteTimeout, context: context)
-        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
-        if exchange.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(exchange.body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(exchange.request), promise: nil)
     }
 
     private func arm(_ amount: TimeAmount, context: ChannelHandlerContext) {

@@ -23,15 +23,19 @@ extension HeaderLookup {
     var credential: Substring? {
         if let header = self[header: .authorization], header.utf8.count > 7 {
             let scheme = header.utf8.prefix(7)
-            if scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) { return trimmedBlanks(header.dropFirst(7)) }
+            if scheme.elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 }) { return trimmedBlanks(Substring(header.utf8.dropFirst(7))) }
         }
         return self[header: .apiKey].map { trimmedBlanks($0[...]) }
     }
 }
 
+/// Without leading and trailing spaces and tabs (on bytes: no grapheme breaking per request).
 private func trimmedBlanks(_ text: Substring) -> Substring {
-    var slice = text
-    while slice.first == " " || slice.first == "\t" { slice = slice.dropFirst() }
-    while slice.last == " " || slice.last == "\t" { slice = slice.dropLast() }
-    return slice
+    let bytes = text.utf8
+    var start = bytes.startIndex
+    var end = bytes.endIndex
+    func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+    while start < end, isBlank(bytes[start]) { bytes.formIndex(after: &start) }
+    while start < end, isBlank(bytes[bytes.index(before: end)]) { bytes.formIndex(before: &end) }
+    return Substring(bytes[start..<end])
 }

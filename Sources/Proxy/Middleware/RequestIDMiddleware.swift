@@ -39,9 +39,11 @@ struct RequestIDMiddleware: RouterMiddleware {
     /// without a random draw (a system call) per request.
     static func makeID() -> String {
         let count = counter.add(1, ordering: .relaxed).newValue
-        var bytes = processPrefix
-        for shift in stride(from: 60, through: 0, by: -4) { bytes.append(hexDigits[Int((count >> UInt64(shift)) & 0xf)]) }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(unsafeUninitializedCapacity: processPrefix.count + 16) { text in
+            _ = text.initialize(fromContentsOf: processPrefix)
+            for index in 0..<16 { text[processPrefix.count + index] = hexDigits[Int((count >> UInt64(60 - 4 * index)) & 0xf)] }
+            return processPrefix.count + 16
+        }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)

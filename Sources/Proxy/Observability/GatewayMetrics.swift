@@ -27,6 +27,29 @@ public struct GatewayMetrics: Sendable {
         if let usage { tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: model) }
     }
 
+    /// A route's series for its usual outcome (200), made once: the direct relay counts every
+    /// request it answers without looking them up.
+    struct RouteSeries: Sendable {
+        let route: String
+        let succeeded: Counter
+        let duration: Metrics.Timer
+    }
+
+    func series(route: String) -> RouteSeries {
+        RouteSeries(
+            route: route, succeeded: handles.counter("zgproxy_requests_total", ("route", route), ("status", "200"), factory),
+            duration: handles.timer("zgproxy_request_duration_seconds", ("route", route), factory)
+        )
+    }
+
+    /// ``answered(route:status:duration:usage:model:)`` through a route's series.
+    func answered(_ series: RouteSeries, status: Int, duration: Duration, usage: Usage?, model: String) {
+        guard status == 200 else { return answered(route: series.route, status: status, duration: duration, usage: usage, model: model) }
+        series.succeeded.increment()
+        series.duration.recordNanoseconds(duration.nanoseconds)
+        if let usage { tokens(prompt: usage.promptTokens, completion: usage.completionTokens, model: model) }
+    }
+
     /// Time from sending upstream to the upstream's response head.
     func upstreamLatency(provider: String, duration: Duration) {
         handles.timer("zgproxy_upstream_latency_seconds", ("provider", provider), factory).recordNanoseconds(duration.nanoseconds)

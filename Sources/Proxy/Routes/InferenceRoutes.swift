@@ -75,9 +75,28 @@ struct InferenceRoutes: Sendable {
     /// `0.412`: milliseconds with three decimals (Foundation's `String(format:)` costs more
     /// than the rest of the header).
     static func milliseconds(_ duration: Duration) -> String {
-        let micros = max(0, duration.nanoseconds / 1000)
-        let fraction = String(micros % 1000)
-        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        let micros = UInt64(max(0, duration.nanoseconds / 1000))
+        // Written from the right on the stack (a String of up to 15 bytes then needs no
+        // allocation): three decimals, the point, the whole milliseconds (at least one digit).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { text in
+            var index = 24
+            func put(_ byte: UInt8) {
+                index -= 1
+                text[index] = byte
+            }
+            var fraction = micros % 1000
+            for _ in 0..<3 {
+                put(UInt8(ascii: "0") + UInt8(fraction % 10))
+                fraction /= 10
+            }
+            put(UInt8(ascii: "."))
+            var whole = micros / 1000
+            repeat {
+                put(UInt8(ascii: "0") + UInt8(whole % 10))
+                whole /= 10
+            } while whole > 0
+            return String(decoding: UnsafeBufferPointer(rebasing: text[index...]), as: UTF8.self)
+        }
     }
 
     func collectAnswer(_ opened: UpstreamAnswer) async throws(OpenAIError) -> [UInt8] {

@@ -104,10 +104,14 @@ struct BackendRouter: InferenceBackend {
     /// at once (see ``DirectPlan``): every endpoint's model list known, the catalog fresh, no
     /// endpoint pinned. Failover stays with the regular path, which takes over on failure.
     func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
-        if let slash = model.firstIndex(of: "/"), isKnownHost(String(model[..<slash])) { return nil }
+        if let slash = model.utf8.firstIndex(of: UInt8(ascii: "/")), isKnownHost(String(model[..<slash])) { return nil }
         guard endpoints.allSatisfy(\.isReady) else { return nil }
         let target = zeroG.configuration.aliases[model] ?? model
         guard let services = zeroG.broker.catalog.cachedCandidates(for: target) else { return nil }
+        if services.isEmpty, let sole = soleEndpoint(serving: model) {
+            // The usual case, without ranking: one endpoint serves the model and 0G does not.
+            return sole.directPlan(path: path, body: body, model: model)
+        }
         let ranked = candidates(for: model, zeroGServices: services.isEmpty ? nil : services)
         var plan: DirectPlan?
         var upstreams = ranked.count
@@ -120,6 +124,16 @@ struct BackendRouter: InferenceBackend {
         }
         plan?.alternatives = upstreams > 1
         return plan
+    }
+
+    /// The endpoint serving `model` when exactly one does.
+    private func soleEndpoint(serving model: String) -> (any Endpoint)? {
+        var sole: (any Endpoint)?
+        for endpoint in endpoints where endpoint.serves(model) {
+            guard sole == nil else { return nil }
+            sole = endpoint
+        }
+        return sole
     }
 
     private func candidates(for model: String, zeroGServices: [Service]?) -> [Candidate] {
@@ -143,6 +157,7 @@ struct BackendRouter: InferenceBackend {
         if ranked.isEmpty || zeroGServes {
             ranked.append((zeroGPriority, 0, .zeroG(zeroGServices)))
         }
+        if ranked.count == 1 { return [ranked[0].candidate] }
         // Within one priority, observed health and latency come before the weighted draw.
         let sorted = ranked.sorted { ($0.priority, $0.order) < ($1.priority, $1.order) }
         var result = [Candidate]()

@@ -25,6 +25,10 @@ final class OpenAIEndpoint: Sendable {
     private let readiness = Atomic<Bool>(false)
     /// ``requestBase`` split for the direct relay (nil for URLs it cannot use).
     private let directOrigin: (UpstreamOrigin, String)?
+    /// The direct relay's request heads, per path.
+    private let directHeads = UpstreamRequestHeads()
+    /// `Bearer <apiKey>`, when the endpoint has a key.
+    private let bearer: String?
 
     init(configuration: EndpointConfiguration, httpClient: HTTPClient, timeouts: ProxyConfiguration, health: HealthTracker<String>, metrics: GatewayMetrics) {
         self.configuration = configuration
@@ -35,6 +39,7 @@ final class OpenAIEndpoint: Sendable {
         if let models = configuration.models { discovered.withLock { $0 = models } }
         if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
         directOrigin = UpstreamOrigin.base(Self.requestBase(configuration))
+        bearer = configuration.apiKey.map { "Bearer \($0)" }
     }
 
     func ready(logger: Logger) async {
@@ -105,7 +110,7 @@ final class OpenAIEndpoint: Sendable {
     }
 
     private func authorize(_ headers: inout HTTPHeaders) {
-        if let key = configuration.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let bearer { headers.add(name: "Authorization", value: bearer) }
     }
 
     /// The body with an alias replaced by the upstream's model id, and that id.
@@ -166,12 +171,11 @@ final class OpenAIEndpoint: Sendable {
 
     /// The direct relay's exchange with this endpoint, once its model list is known.
     func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
-        guard readiness.load(ordering: .relaxed), let (origin, basePath) = directOrigin else { return nil }
+        guard readiness.load(ordering: .relaxed), let (origin, basePath) = directOrigin,
+              let head = directHeads.head(origin: origin, base: basePath, path: path, authorization: bearer) else { return nil }
         let (edited, upstreamModel) = upstreamBody(body, model: model)
-        var headers = HTTPHeaders([("Content-Type", "application/json")])
-        authorize(&headers)
         var plan = DirectPlan(
-            origin: origin, uri: basePath + path, headers: headers, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
+            origin: origin, requestHead: head, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
             chatIDHeader: nil,
             succeeded: { latency in
                 self.metrics.upstreamLatency(provider: self.name, duration: latency)

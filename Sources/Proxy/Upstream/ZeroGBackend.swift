@@ -16,6 +16,8 @@ struct ZeroGBackend: InferenceBackend {
     let configuration: ProxyConfiguration
     /// Providers' URLs parsed for the direct relay (a URL is met on every request).
     private let proxyBases = ParsedURLCache(suffix: "/v1/proxy")
+    /// The direct relay's request heads, per provider, path and session token.
+    private let directHeads = UpstreamRequestHeads()
 
     /// Sends the request to the first provider that answers with a usable head.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> UpstreamAnswer {
@@ -108,12 +110,13 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider),
-              let (origin, basePath) = proxyBases.base(service.url) else { return nil }
+              let (origin, basePath) = proxyBases.base(service.url),
+              let head = directHeads.head(origin: origin, base: basePath, path: path, authorization: token.authorization) else { return nil }
         broker.funder.watch(service.provider)
         let sent = Self.body(body, for: service).bytes
         let provider = service.provider.checksummed
         return DirectPlan(
-            origin: origin, uri: basePath + path, headers: HTTPHeaders([("Content-Type", "application/json"), ("Authorization", token.authorization)]),
+            origin: origin, requestHead: head,
             body: sent, servedBy: provider, backend: "0g", model: service.model, chatIDHeader: "ZG-Res-Key",
             succeeded: { latency in
                 self.metrics.upstreamLatency(provider: provider, duration: latency)

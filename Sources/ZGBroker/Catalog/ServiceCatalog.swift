@@ -48,11 +48,17 @@ public actor ServiceCatalog {
     public let health: HealthTracker<Address>
     private let logger: Logger
     private var snapshot: Snapshot? {
-        didSet { latest.withLock { $0 = snapshot } }
+        didSet { latest.withLock { $0 = snapshot.map(SharedSnapshot.init) } }
     }
     private var loading: Task<Snapshot, any Error>?
-    /// The snapshot again, readable without the actor by ``cachedCandidates(for:serviceType:)``.
-    private nonisolated let latest = Mutex<Snapshot?>(nil)
+    /// The snapshot again, readable without the actor by ``cachedCandidates(for:serviceType:)``:
+    /// boxed, so a read takes one reference instead of copying each of its tables.
+    private nonisolated let latest = Mutex<SharedSnapshot?>(nil)
+
+    private final class SharedSnapshot: Sendable {
+        let snapshot: Snapshot
+        init(_ snapshot: Snapshot) { self.snapshot = snapshot }
+    }
 
     public init(inference: InferenceServingContract, ttl: Duration = .seconds(60), health: HealthTracker<Address>, logger: Logger = Logger(label: "zg.catalog")) {
         self.inference = inference
@@ -118,8 +124,12 @@ public actor ServiceCatalog {
     /// or older than the TTL (the caller then takes the path that reloads it); empty when
     /// nothing usable serves the model.
     public nonisolated func cachedCandidates(for model: String, serviceType: String = "chatbot") -> [Service]? {
-        guard let catalog = latest.withLock({ $0 }), ContinuousClock.now - catalog.loadedAt < ttl else { return nil }
-        return (try? rank(in: catalog, model: model, serviceType: serviceType)) ?? []
+        guard let shared = latest.withLock({ $0 }), ContinuousClock.now - shared.snapshot.loadedAt < ttl else { return nil }
+        // A model id (the usual case) without building the error that says why none serves it.
+        guard model.utf8.starts(with: "0x".utf8) else {
+            return shared.snapshot.usableByPrice[Snapshot.Offer(model: model, serviceType: serviceType)].map { health.rank($0, key: \.provider) } ?? []
+        }
+        return (try? rank(in: shared.snapshot, model: model, serviceType: serviceType)) ?? []
     }
 
     private nonisolated func rank(in catalog: Snapshot, model: String, serviceType: String) throws(BrokerError) -> [Service] {

@@ -61,12 +61,14 @@ public final class MemoryRateLimiter: RateLimiter {
     }
 
     public func releaseImmediately(_ grant: LimitGrant) {
+        guard !grant.subjects.isEmpty else { return }
         counters.withLock { all in
             for subject in grant.subjects { all[subject.name]?.inFlight -= 1 }
         }
     }
 
     public func cancelImmediately(_ grant: LimitGrant) {
+        guard !grant.subjects.isEmpty else { return }
         counters.withLock { all in
             for subject in grant.subjects {
                 all[subject.name]?.inFlight -= 1
@@ -123,6 +125,7 @@ public final class MemoryRateLimiter: RateLimiter {
     }
 
     public func charge(_ subjects: [LimitSubject], tokens: Int, cost: UInt256, at: Date) {
+        guard !subjects.isEmpty else { return }
         let minute = LimitWindow.minute(at).start
         counters.withLock { all in
             for subject in subjects where !subject.policy.isUnlimited {
