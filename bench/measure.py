@@ -8,7 +8,8 @@ CONFIG (written by run.sh) names the tools, the bounded durations and the target
    "streams": 1000, "chunks": 30, "gap_ms": 100, "stream_timeout": 60,
    "sim_streams": 32, "sim_tps": 50,
    "json_targets": [{"name", "port", "path", "auth", "body", "pid"?, "kind": "fast"|"sim", "skip"?}],
-   "stream_targets": [{"name", "port", "path", "auth", "body", "pid"?, "kind": "fast"|"sim", "skip"?}]}
+   "stream_targets": [{"name", "port", "path", "auth", "body", "pid"?, "kind": "fast"|"sim", "skip"?}],
+   "ratio_rounds": 5, "ratio_targets": ["nginx", "zgproxy-openai", …]}
 `pid` is the gateway's process (its descendants are counted too): CPU time used during each
 measurement and peak RSS (VmHWM, reset through /proc/PID/clear_refs before each stream test)
 are read from /proc. Every load run is bounded in time (wrk -d, loadgen --duration/--drain,
@@ -252,6 +253,29 @@ class Runner:
                 + (f", upstream connections max {rec['upstream_conns_max']}" if "upstream_conns_max" in rec else "")
                 + (f", gateway CPU {rec['gw_cpu_us_per_chunk']} µs/chunk" if "gw_cpu_us_per_chunk" in rec else ""))
 
+    def ratio_rounds(self) -> None:
+        """The paths of `ratio_targets` at c=32, one run each per round, round after round: each
+        round's ratios compare runs made seconds apart, so a slow minute on the shared machine
+        moves every path of a round alike instead of whichever path it fell on."""
+        cfg = self.cfg
+        by_name = {t["name"]: t for t in cfg["json_targets"] if not t.get("skip")}
+        targets = [by_name[n] for n in cfg.get("ratio_targets", []) if n in by_name]
+        if len(targets) < 2:
+            return
+        for number in range(int(cfg.get("ratio_rounds", 0))):
+            for t in targets:
+                res, cpu, _, _ = self.wrk_once(t, 32, cfg["duration"], False)
+                if not res:
+                    continue
+                rec = {"kind": "ratio-round", "round": number, "target": t["name"], "rps": res["rps"], "p50_us": res["p50_us"],
+                       "p99_us": res["p99_us"], "errors": res["err_status"] + res["err_connect"] + res["err_read"]
+                       + res["err_write"] + res["err_timeout"]}
+                if t.get("pid") and res["requests"]:
+                    rec["gw_cpu_us_per_req"] = round(cpu / res["requests"] * 1e6, 1)
+                self.emit(rec)
+                log(f"{t['name']:<28} round {number + 1} c=32 {res['rps']:>9.1f} rps  p99 {res['p99_us'] / 1000:.3f} ms"
+                    + (f"  CPU {rec['gw_cpu_us_per_req']} µs/req" if "gw_cpu_us_per_req" in rec else ""))
+
     def run(self) -> None:
         cfg = self.cfg
         d = cfg["duration"]
@@ -269,6 +293,7 @@ class Runner:
             self.rate(t, cfg["rate"] if fast else cfg["sim_rate"])
             if fast and cfg.get("low_rate"):
                 self.rate(t, cfg["low_rate"], kind="rate-low")
+        self.ratio_rounds()
         for t in cfg["stream_targets"]:
             if t.get("skip"):
                 self.emit({"kind": "skip-stream", "target": t["name"], "reason": t["skip"]})

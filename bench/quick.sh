@@ -8,9 +8,10 @@
 #
 # Knobs: BENCH_C (32), BENCH_DURATION (5), BENCH_ROUNDS (3), BENCH_ZG_ENV (extra VAR=value settings
 # for zgproxy, space-separated), BENCH_PERF (0; 1 records `perf record -g` of zgproxy for one more
-# openai run into /tmp/zgquick-perf.data), BENCH_HOLD (0; 1 keeps everything running afterwards for probes by
+# run into /tmp/zgquick-perf.data; BENCH_PERF_PATH=0g profiles the 0G path instead of the OpenAI-compatible one), BENCH_HOLD (0; 1 keeps everything running afterwards for probes by
 # hand and prints the ports), BENCH_BASELINE (a second zgproxy binary, e.g. a build of the commit before,
-# measured right after the first in every round: an A/B under the same conditions).
+# measured right after the first in every round: an A/B under the same conditions; BENCH_BASELINE_ENV gives it
+# other settings than BENCH_ZG_ENV, for an A/B of a setting with the same binary twice).
 # bench/run.sh is the full benchmark; this is a probe.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,19 +70,19 @@ jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(s
 cat > "$WORK/endpoints.json" <<EOF
 {"endpoints": [{"name": "bench-json", "type": "openai", "baseURL": "http://127.0.0.1:$P_UP/v1", "apiKey": "sk-fake", "models": ["bench-openai-json"]}]}
 EOF
-start_zgproxy() { # binary port name: starts one gateway (its own data directory); sets ZG_PID
+start_zgproxy() { # binary port name [settings]: starts one gateway (its own data directory); sets ZG_PID
     # shellcheck disable=SC2086
     env -i PATH="$PATH" HOME="$HOME" ZGPROXY_CONFIG="$WORK/endpoints.json" ZG_NETWORK=custom ZG_CHAIN_RPC="$(jget 'd["rpc"]')" \
         ZG_LEDGER_CONTRACT="$(jget 'd["ledger"]')" ZG_INFERENCE_CONTRACT="$(jget 'd["inference"]')" PRIVATE_KEY="$(jget 'd["wallet"]["privateKey"]')" \
-        AUTH_TOKEN=bench HOST=127.0.0.1 PORT="$2" DATA_DIR="$WORK/data-$3" ZG_VERIFY=off ${BENCH_ZG_ENV:-} \
+        AUTH_TOKEN=bench HOST=127.0.0.1 PORT="$2" DATA_DIR="$WORK/data-$3" ZG_VERIFY=off ${4:-} \
         "$1" serve --env-file /nonexistent > "$WORK/zgproxy-$3.log" 2>&1 & PIDS+=($!)
     ZG_PID=$!
     wait_for "http://127.0.0.1:$2/health" || { tail -20 "$WORK/zgproxy-$3.log" >&2; exit 1; }
 }
-start_zgproxy "$ZGPROXY" "$P_ZG" main
+start_zgproxy "$ZGPROXY" "$P_ZG" main "${BENCH_ZG_ENV:-}"
 MAIN_PID=$ZG_PID
 if [ -n "${BENCH_BASELINE:-}" ]; then
-    start_zgproxy "$BENCH_BASELINE" "$P_BASE" base
+    start_zgproxy "$BENCH_BASELINE" "$P_BASE" base "${BENCH_BASELINE_ENV:-${BENCH_ZG_ENV:-}}"
     BASE_PID=$ZG_PID
 fi
 
@@ -95,8 +96,10 @@ run() { # name port model auth pid
     local before after out
     BENCH_BODY="$(body "$3")" BENCH_AUTH="$4" wrk -t2 -c"$C" -d2s -s bench/wrk_post.lua "http://127.0.0.1:$2/v1/chat/completions" > /dev/null
     before=$(cpu "$5")
+    local faults0; faults0=$(awk '{print $10}' "/proc/$5/stat")
     out=$(BENCH_BODY="$(body "$3")" BENCH_AUTH="$4" wrk -t2 -c"$C" -d"${DURATION}s" -s bench/wrk_post.lua "http://127.0.0.1:$2/v1/chat/completions" | sed -n 's/^WRKJSON //p')
     after=$(cpu "$5")
+    [ "${BENCH_FAULTS:-0}" = 1 ] && echo "minor faults: $(( $(awk '{print $10}' "/proc/$5/stat") - faults0 ))"
     "$PY" -c 'import json,sys
 name, r, ticks = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[4]) - int(sys.argv[3])
 n = max(r["requests"], 1); errs = r["err_status"] + r["err_read"] + r["err_connect"] + r["err_timeout"]
@@ -105,16 +108,20 @@ print("%-16s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  CPU %6.1f us/req  errors %
 }
 echo "c=$C, ${DURATION} s per run, $ROUNDS rounds; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
-    run nginx "$P_RELAY" bench-model "" "$RELAY_PID"
+    [ "${BENCH_ONLY_ZG:-0}" = 1 ] || run nginx "$P_RELAY" bench-model "" "$RELAY_PID"
     run zgproxy-openai "$P_ZG" bench-openai-json "Bearer bench" "$MAIN_PID"
     [ -z "${BASE_PID:-}" ] || run baseline-openai "$P_BASE" bench-openai-json "Bearer bench" "$BASE_PID"
-    run zgproxy-0g-fake "$P_ZG" bench-json "Bearer bench" "$MAIN_PID"
+    [ "${BENCH_ONLY_ZG:-0}" = 1 ] || run zgproxy-0g-fake "$P_ZG" bench-json "Bearer bench" "$MAIN_PID"
     [ -z "${BASE_PID:-}" ] || run baseline-0g-fake "$P_BASE" bench-json "Bearer bench" "$BASE_PID"
 done
 if [ "${BENCH_PERF:-0}" = 1 ]; then
     perf record -F 999 -g -p "$MAIN_PID" -o /tmp/zgquick-perf.data -- sleep "$DURATION" > /dev/null 2>&1 &
     perf_pid=$!
-    run zgproxy-openai "$P_ZG" bench-openai-json "Bearer bench" "$MAIN_PID"
+    if [ "${BENCH_PERF_PATH:-openai}" = 0g ]; then
+        run zgproxy-0g-fake "$P_ZG" bench-json "Bearer bench" "$MAIN_PID"
+    else
+        run zgproxy-openai "$P_ZG" bench-openai-json "Bearer bench" "$MAIN_PID"
+    fi
     wait "$perf_pid" || true
     echo "profile: perf report -i /tmp/zgquick-perf.data"
 fi

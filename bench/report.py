@@ -43,6 +43,7 @@ def main() -> int:
     stream: dict[str, dict] = {}
     fast: dict[str, dict] = {}
     skips: dict[str, str] = {}
+    rounds: dict[int, dict[str, dict]] = {}
     for r in rows:
         k = r["kind"]
         if k == "wrk" and r.get("result"):
@@ -58,6 +59,8 @@ def main() -> int:
             fast[r["target"]] = r
         elif k in ("skip", "skip-stream"):
             skips[r["target"]] = r["reason"]
+        elif k == "ratio-round":
+            rounds.setdefault(r["round"], {})[r["target"]] = r
 
     def ms(target, conns, key):
         res = wrk.get((target, conns))
@@ -130,6 +133,33 @@ def main() -> int:
           f"{f(ms(t, 32, 'p50_us'), 3)} | {f(ms(t, 32, 'p99_us'), 3)} | {f(rps(t, 128), 0)} | {f(ms(t, 128, 'p99_us'), 3)} | "
           f"{rate_txt} | {low_txt} | {f(o50, 3)} | {f(o99, 3)} | {f(cpu, 0)} | {f(conns)} | {errs} |")
     w("")
+
+    # ---------------------------------------------------------------- interleaved throughput
+    def round_ratios(target):
+        """zgproxy ÷ nginx req/s of each interleaved round that measured both."""
+        return [r[target]["rps"] / r["nginx"]["rps"] for _, r in sorted(rounds.items())
+                if target in r and "nginx" in r and r["nginx"]["rps"]]
+
+    def median(values):
+        ordered = sorted(values)
+        n = len(ordered)
+        return None if not n else (ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2)
+
+    if rounds:
+        names = [t for t in ("nginx", "zgproxy-openai", "zgproxy-0g-fake") if any(t in r for r in rounds.values())]
+        w("### Throughput, interleaved (c=32, one run of each path per round)\n")
+        w("The best-of-3 cells above measure each path in its own minute; here the paths take turns, so a slow "
+          "moment of the shared machine falls on every path of a round alike. Req/s (gateway CPU µs per request).\n")
+        w("| round | " + " | ".join(names) + " | " + " | ".join(f"{t} ÷ nginx" for t in names if t != "nginx") + " |")
+        w("|---" * (2 * len(names)) + "|")
+        for number, r in sorted(rounds.items()):
+            cells = [f"{f(r[t]['rps'], 0)}" + (f" ({f(r[t].get('gw_cpu_us_per_req'), 0)})" if r[t].get("gw_cpu_us_per_req") else "")
+                     if t in r else "–" for t in names]
+            ratios = [ratio(r.get(t, {}).get("rps"), r.get("nginx", {}).get("rps")) for t in names if t != "nginx"]
+            w(f"| {number + 1} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        meds = [f"{median(round_ratios(t)):.2f}×" if round_ratios(t) else "–" for t in names if t != "nginx"]
+        w("| **median** | " + " | ".join("" for _ in names) + " | " + " | ".join(f"**{m}**" for m in meds) + " |")
+        w("")
 
     # ---------------------------------------------------------------- streaming
     w("## Streaming (SSE)\n")
@@ -217,7 +247,14 @@ def main() -> int:
         w(f"## Targets — `{ZG}` (release build, this run)\n")
         verdicts = []
         zt, nt = through(ZG), through("nginx")
-        if zt is not None and nt:
+        interleaved = round_ratios(ZG)
+        if interleaved:
+            m = median(interleaved)
+            verdicts.append(("non-streaming throughput ≥ 0.5 × nginx relay", m >= 0.5,
+                             f"median of {len(interleaved)} interleaved rounds {m:.2f}× (rounds "
+                             f"{min(interleaved):.2f}–{max(interleaved):.2f}×)"
+                             + (f"; best cells {zt:,.0f} vs {nt:,.0f} req/s = {zt / nt:.2f}×" if zt is not None and nt else "")))
+        elif zt is not None and nt:
             verdicts.append(("non-streaming throughput ≥ 0.5 × nginx relay", zt / nt >= 0.5,
                              f"{zt:,.0f} vs {nt:,.0f} req/s = {zt / nt:.2f}×"))
         z50, d50 = ms(ZG, 1, "p50_us"), ms("direct", 1, "p50_us")

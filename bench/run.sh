@@ -6,6 +6,8 @@
 # What it measures (see docs/benchmarks.md), all on loopback, every load bounded in time:
 #   non-streaming  wrk at fixed concurrency (c=1, 32, 128; BENCH_REPEAT runs of BENCH_DURATION s) and a fixed rate
 #                  (bench/loadgen.py, open loop, latency from the scheduled send time);
+#   throughput     BENCH_RATIO_ROUNDS rounds (5) of nginx, zgproxy-openai and zgproxy-0g-fake at c=32, one run each
+#                  per round, interleaved: the per-round ratios to nginx and their median;
 #   streaming      BENCH_STREAMS concurrent SSE streams (bench/sse_client.py): TTFB, per-chunk delivery
 #                  delay, chunks held back, and the gateway's peak RSS (VmHWM); and the relay's cost per
 #                  chunk: BENCH_FAST_STREAMS (8) streams of 400 chunks 5 ms apart, gateway CPU per chunk;
@@ -25,7 +27,7 @@
 #
 # Knobs (environment): BENCH_DURATION (5 s per wrk run), BENCH_REPEAT (3 wrk runs per cell, lowest p99 kept), BENCH_RATE (1000), BENCH_LOW_RATE (25), BENCH_SIM_RATE (40), BENCH_STREAMS (1000),
 # BENCH_CHUNKS (20), BENCH_GAP_MS (200), BENCH_RAMP (500 streams opened per second), BENCH_STREAM_TIMEOUT (60), BENCH_SIM_STREAMS (32), BENCH_SIM_TPS (50),
-# BENCH_OPENAI_BACKEND (1; 0 skips the zgproxy-openai path), BENCH_LITELLM (1; 0 skips), BENCH_PROFILE (1: perf profiles of zgproxy), BENCH_SKIP_BUILD (0), BENCH_OUT (bench/results/<timestamp>).
+# BENCH_RATIO_ROUNDS (5), BENCH_OPENAI_BACKEND (1; 0 skips the zgproxy-openai path), BENCH_LITELLM (1; 0 skips), BENCH_PROFILE (1: perf profiles of zgproxy), BENCH_SKIP_BUILD (0), BENCH_OUT (bench/results/<timestamp>).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +47,7 @@ SIM_STREAMS=${BENCH_SIM_STREAMS:-32}
 SIM_TPS=${BENCH_SIM_TPS:-50}
 RAMP=${BENCH_RAMP:-500}
 FAST_STREAMS=${BENCH_FAST_STREAMS:-8}
+RATIO_ROUNDS=${BENCH_RATIO_ROUNDS:-5}
 OPENAI_BACKEND=${BENCH_OPENAI_BACKEND:-1}
 WANT_LITELLM=${BENCH_LITELLM:-1}
 OUT=${BENCH_OUT:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}
@@ -330,6 +333,7 @@ cfg = {
       body='''$(sbody qwen-2.5-7b-instruct)'''),
     t("zgproxy-0g-sim", kind="sim", body='''$(sbody "$SIM_PROVIDER")''', upstream_port=$SIM_PORT, **zg),
   ],
+  "ratio_rounds": $RATIO_ROUNDS, "ratio_targets": ["nginx", "zgproxy-openai", "zgproxy-0g-fake"],
   "fast_streams": $FAST_STREAMS,
   "chunk_targets": [
     t("direct", port=$P_SSE_FAST, path="/v1/chat/completions", body='''$(sbody bench-model)'''),

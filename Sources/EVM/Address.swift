@@ -15,6 +15,12 @@ public struct Address: Sendable, Hashable, Comparable {
 
     init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
+    /// The 20 bytes hashed at once (the derived hash feeds them one by one; providers are looked
+    /// up by address several times per request).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Wraps 20 bytes; nil for any other length.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 20 else { return nil }

@@ -72,8 +72,14 @@ public final class ZGBroker: Sendable {
     /// The fee of a response by `service`, metered locally for the funder's fallback.
     @discardableResult
     public func meter(service: Service, usage: Usage) -> UInt256 {
-        let fee = feeSchedules.schedule(for: service).fee(for: usage)
-        funder.meter(fee, provider: service.provider)
+        meter(provider: service.provider, schedule: feeSchedules.schedule(for: service), usage: usage)
+    }
+
+    /// ``meter(service:usage:)`` with the service's schedule at hand.
+    @discardableResult
+    public func meter(provider: Address, schedule: FeeSchedule, usage: Usage) -> UInt256 {
+        let fee = schedule.fee(for: usage)
+        funder.meter(fee, provider: provider)
         return fee
     }
 

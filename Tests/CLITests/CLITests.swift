@@ -58,6 +58,10 @@ struct CLITests {
             ["ledger", "balance"] + Self.noEnvFile, environment: CLIRunner.environment(sandbox, wallet: key).merging(["PRIVATE_KEY": "0x1234abcd"]) { $1 }
         )
         #expect(badKey.status == 64 && !badKey.stderr.contains("1234abcd"))
+        let badThreads = try await CLIRunner.run(
+            ["serve"] + Self.noEnvFile, environment: CLIRunner.environment(sandbox, wallet: key).merging(["EVENT_LOOP_THREADS": "0"]) { $1 }
+        )
+        #expect(badThreads.status == 64 && badThreads.stderr.contains("EVENT_LOOP_THREADS"), "\(badThreads.stderr)")
         // Nothing was sent.
         #expect(try await sandbox.client.transactionCount(of: key.address) == 0)
     }

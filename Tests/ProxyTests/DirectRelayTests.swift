@@ -61,6 +61,9 @@ struct DirectRelayTests {
             let logged = try await accounts.store.database.query("SELECT * FROM usage_log WHERE key_id = $1 ORDER BY id", .text(keyID))
             #expect(logged.map { $0.int("status") } == [200, 200, 200, 429])
             #expect(logged.prefix(3).allSatisfy { $0.text("backend") == "0g" && ($0.int("prompt_tokens") ?? 0) > 0 && ($0.int("cost") ?? 0) > 0 })
+            // The same request costs the same whichever path metered it (the first took the router).
+            #expect(Set(logged.prefix(3).map { [$0.int("cost"), $0.int("prompt_tokens"), $0.int("completion_tokens")] }).count == 1)
+            #expect(Set(logged.prefix(3).map { $0.text("provider") }).count == 1)
         }
         await accounts.close()
     }

@@ -18,6 +18,16 @@ struct FeeAndUsageTests {
         let schedule = FeeSchedule(service: Self.service(input: 1_000_000_000, output: 2_000_000_000))
         #expect(schedule.fee(for: Usage(promptTokens: 13, completionTokens: 7)) == UInt256(13 * 1_000_000_000 + 7 * 2_000_000_000))
         #expect(schedule.fee(for: Usage(promptTokens: 0, completionTokens: 0)) == .zero)
+        // Plain prices take a shortcut; it agrees with the general formula (one tier of ×1).
+        let oneTier = #"{"tieredPricing":{"tiers":[{"maxInputTokens":0,"inputMultiplier":1,"outputMultiplier":1}]}}"#
+        for (input, output) in [(UInt64(1_000_000_000), UInt64(2_000_000_000)), (.max, .max - 7), (0, 3)] {
+            let plain = FeeSchedule(service: Self.service(input: input, output: output))
+            let general = FeeSchedule(service: Self.service(input: input, output: output, info: oneTier))
+            #expect(plain.tiers.isEmpty && general.tiers.count == 1)
+            for usage in [Usage(promptTokens: 1, completionTokens: 0), Usage(promptTokens: 123_456, completionTokens: 789, cachedTokens: 5)] {
+                #expect(plain.fee(for: usage) == general.fee(for: usage))
+            }
+        }
     }
 
     @Test("tiered pricing picks the tier by prompt size; decimal multipliers stay exact")

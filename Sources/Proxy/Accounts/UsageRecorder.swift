@@ -45,8 +45,11 @@ public final class UsageRecorder: Service, Sendable {
     public func flush() async {
         await limiter.flush()
         let batch = buffer.withLock { buffer in
-            defer { buffer = [] }
-            return buffer
+            let batch = buffer
+            // Room for as many as came in this interval, so the next does not grow it step by step.
+            buffer = []
+            buffer.reserveCapacity(min(batch.count, maxBuffered))
+            return batch
         }
         guard !batch.isEmpty else { return }
         do {

@@ -59,31 +59,6 @@ struct UpstreamOrigin: Hashable, Sendable {
     }
 }
 
-/// Base URLs parsed once: a backend whose upstream URL comes with each request (a 0G
-/// provider's, from the catalog) would otherwise parse it every time.
-final class ParsedURLCache: Sendable {
-    private let suffix: String
-    private let parsed = Mutex<[String: (origin: UpstreamOrigin, path: String)?]>([:])
-
-    /// - Parameter suffix: appended to every URL's path (after its trailing slashes are dropped).
-    init(suffix: String = "") {
-        self.suffix = suffix
-    }
-
-    /// ``UpstreamOrigin/base(_:)`` of `url` with the suffix.
-    func base(_ url: String) -> (origin: UpstreamOrigin, path: String)? {
-        if let known = parsed.withLock({ $0[url] }) { return known }
-        var trimmed = Substring(url)
-        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-        let result = UpstreamOrigin.base(trimmed + suffix)
-        parsed.withLock { cache in
-            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
-            cache[url] = .some(result)
-        }
-        return result
-    }
-}
-
 /// A whole upstream answer: head and body, read into memory (JSON answers only).
 struct UpstreamReply {
     let status: HTTPResponseStatus

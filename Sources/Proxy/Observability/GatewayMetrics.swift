@@ -6,10 +6,14 @@ import ZGBroker
 /// The gateway's metrics, created on the factory passed in (Prometheus in `zgproxy serve`,
 /// a fresh one per test) rather than the global `MetricsSystem`, so tests stay independent.
 ///
-/// Dimensions are low-cardinality: route, status, error code, provider address.
-public struct GatewayMetrics: Sendable {
+/// Dimensions are low-cardinality: route, status, error code, provider address. A class: every
+/// backend and request holds it, and a reference is cheaper to pass than its parts.
+public final class GatewayMetrics: Sendable {
     let factory: any MetricsFactory
     private let handles = MetricHandles()
+    /// Both token series of a model, found with one lookup per answer (models are few: the
+    /// catalog's and the endpoints').
+    private let tokenSeries = Mutex<[String: (prompt: Counter, completion: Counter)]>([:])
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -52,7 +56,11 @@ public struct GatewayMetrics: Sendable {
 
     /// Time from sending upstream to the upstream's response head.
     func upstreamLatency(provider: String, duration: Duration) {
-        handles.timer("zgproxy_upstream_latency_seconds", ("provider", provider), factory).recordNanoseconds(duration.nanoseconds)
+        upstreamLatencySeries(provider: provider).recordNanoseconds(duration.nanoseconds)
+    }
+
+    func upstreamLatencySeries(provider: String) -> Metrics.Timer {
+        handles.timer("zgproxy_upstream_latency_seconds", ("provider", provider), factory)
     }
 
     func error(code: String) {
@@ -60,13 +68,29 @@ public struct GatewayMetrics: Sendable {
     }
 
     func tokens(prompt: Int, completion: Int, model: String) {
-        handles.counter("zgproxy_tokens_total", ("direction", "prompt"), ("model", model), factory).increment(by: prompt)
-        handles.counter("zgproxy_tokens_total", ("direction", "completion"), ("model", model), factory).increment(by: completion)
+        let series = tokenSeries.withLock { $0[model] } ?? {
+            let made = (
+                prompt: handles.counter("zgproxy_tokens_total", ("direction", "prompt"), ("model", model), factory),
+                completion: handles.counter("zgproxy_tokens_total", ("direction", "completion"), ("model", model), factory)
+            )
+            tokenSeries.withLock { $0[model] = made }
+            return made
+        }()
+        series.prompt.increment(by: prompt)
+        series.completion.increment(by: completion)
     }
 
     /// Fees in neuron (a counter of whole neuron; Prometheus counters are floats, precise to 2^53).
     func fee(neuron: Double, provider: String) {
-        handles.counter("zgproxy_fees_neuron_total", ("provider", provider), nil, factory).increment(by: Int64(min(neuron, Double(Int64.max))))
+        Self.add(neuron: neuron, to: feeSeries(provider: provider))
+    }
+
+    func feeSeries(provider: String) -> Counter {
+        handles.counter("zgproxy_fees_neuron_total", ("provider", provider), nil, factory)
+    }
+
+    static func add(neuron: Double, to fees: Counter) {
+        fees.increment(by: Int64(min(neuron, Double(Int64.max))))
     }
 
     func verification(status: String) {

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -29,6 +30,8 @@ final class OpenAIEndpoint: Sendable {
     private let directHeads = UpstreamRequestHeads()
     /// `Bearer <apiKey>`, when the endpoint has a key.
     private let bearer: String?
+    /// `zgproxy_upstream_latency_seconds` of this endpoint.
+    private let latencySeries: Metrics.Timer
 
     init(configuration: EndpointConfiguration, httpClient: HTTPClient, timeouts: ProxyConfiguration, health: HealthTracker<String>, metrics: GatewayMetrics) {
         self.configuration = configuration
@@ -40,6 +43,7 @@ final class OpenAIEndpoint: Sendable {
         if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
         directOrigin = UpstreamOrigin.base(Self.requestBase(configuration))
         bearer = configuration.apiKey.map { "Bearer \($0)" }
+        latencySeries = metrics.upstreamLatencySeries(provider: configuration.name)
     }
 
     func ready(logger: Logger) async {
@@ -144,7 +148,7 @@ final class OpenAIEndpoint: Sendable {
             reportFailure("unreachable")
             throw unreachable
         }
-        metrics.upstreamLatency(provider: name, duration: .now - sentAt)
+        latencySeries.recordNanoseconds((.now - sentAt).nanoseconds)
         let status = Int(response.status.code)
         guard status < 400 else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)).map { Array(buffer: $0) } ?? []
@@ -178,7 +182,7 @@ final class OpenAIEndpoint: Sendable {
             origin: origin, requestHead: head, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
             chatIDHeader: nil,
             succeeded: { latency in
-                self.metrics.upstreamLatency(provider: self.name, duration: latency)
+                self.latencySeries.recordNanoseconds(latency.nanoseconds)
                 self.recordSuccess(latency: latency)
             },
             failed: { reason in self.reportFailure(reason) },

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import EVM
 import Foundation
 import HTTPTypes
@@ -14,8 +15,15 @@ struct ZeroGBackend: InferenceBackend {
     let broker: ZGBroker
     let metrics: GatewayMetrics
     let configuration: ProxyConfiguration
-    /// Providers' URLs parsed for the direct relay (a URL is met on every request).
-    private let proxyBases = ParsedURLCache(suffix: "/v1/proxy")
+    /// What the direct relay needs of each provider, worked out once per service.
+    private let directTargets: ZeroGDirectTargets
+
+    init(broker: ZGBroker, metrics: GatewayMetrics, configuration: ProxyConfiguration) {
+        self.broker = broker
+        self.metrics = metrics
+        self.configuration = configuration
+        directTargets = ZeroGDirectTargets(metrics: metrics)
+    }
     /// The direct relay's request heads, per provider, path and session token.
     private let directHeads = UpstreamRequestHeads()
 
@@ -109,22 +117,25 @@ struct ZeroGBackend: InferenceBackend {
 
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
-        guard let token = broker.tokens.cachedToken(for: service.provider),
-              let (origin, basePath) = proxyBases.base(service.url),
-              let head = directHeads.head(origin: origin, base: basePath, path: path, authorization: token.authorization) else { return nil }
-        broker.funder.watch(service.provider)
+        guard let token = broker.tokens.cachedToken(for: service.provider), let target = directTargets.target(for: service),
+              let head = directHeads.head(origin: target.origin, base: target.basePath, path: path, authorization: token.authorization) else { return nil }
+        target.watch(with: broker.funder)
         let sent = Self.body(body, for: service).bytes
-        let provider = service.provider.checksummed
         return DirectPlan(
-            origin: origin, requestHead: head,
-            body: sent, servedBy: provider, backend: "0g", model: service.model, chatIDHeader: "ZG-Res-Key",
+            origin: target.origin, requestHead: head, body: sent, servedBy: target.provider, backend: "0g", model: service.model, chatIDHeader: "ZG-Res-Key",
             succeeded: { latency in
-                self.metrics.upstreamLatency(provider: provider, duration: latency)
+                target.upstreamLatency.recordNanoseconds(latency.nanoseconds)
                 self.recordSuccess(service.provider, latency: latency)
             },
             failed: { reason in self.recordFailure(service.provider, reason: reason) },
             settle: { usage, chatID, answer, logger in
-                let fee = self.fee(service: service, usage: usage, logger: logger)
+                var fee = UInt256.zero
+                if let usage {
+                    fee = self.broker.meter(provider: service.provider, schedule: target.schedule, usage: usage)
+                    GatewayMetrics.add(neuron: fee.doubleValue, to: target.fees)
+                } else {
+                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+                }
                 if self.broker.verifier.shouldVerify() {
                     let hash = ResponseVerifier.sha256Hex(answer)
                     Task { await self.verify(service: service, sentBody: sent, chatID: chatID, responseSHA256: hash, logger: logger) }

@@ -92,6 +92,11 @@ public struct FeeSchedule: Sendable, Hashable {
 
     /// The fee of one response, in neuron.
     public func fee(for usage: Usage) -> UInt256 {
+        // Plain prices (no tiers, no cache billing), the usual case: the formula below with
+        // every multiplier and divisor 1.
+        if tiers.isEmpty && cacheDivisor == nil {
+            return inputPrice * UInt256(usage.promptTokens) + outputPrice * UInt256(usage.completionTokens)
+        }
         let tier = tier(forPromptTokens: usage.promptTokens)
         let inMultiplier = tier?.inputMultiplier ?? .one
         let outMultiplier = tier?.outputMultiplier ?? .one
