@@ -103,8 +103,8 @@ run() { # name port model auth pid
     "$PY" -c 'import json,sys
 name, r, ticks = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[4]) - int(sys.argv[3])
 n = max(r["requests"], 1); errs = r["err_status"] + r["err_read"] + r["err_connect"] + r["err_timeout"]
-print("%-16s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  CPU %6.1f us/req  errors %d" % (name, r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000, ticks * 10000 / n, errs))' \
-        "$1" "$out" "$before" "$after"
+print("%-16s %9.0f req/s  p50 %6.3f ms  p99 %6.3f ms  CPU %6.1f us/req  errors %d  RSS %s MB" % (name, r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000, ticks * 10000 / n, errs, sys.argv[5]))' \
+        "$1" "$out" "$before" "$after" "$(( $(awk '/^VmRSS/ {print $2}' "/proc/$5/status") / 1024 ))"
 }
 echo "c=$C, ${DURATION} s per run, $ROUNDS rounds; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
@@ -112,7 +112,7 @@ for _ in $(seq "$ROUNDS"); do
     run zgproxy-openai "$P_ZG" bench-openai-json "Bearer bench" "$MAIN_PID"
     [ -z "${BASE_PID:-}" ] || run baseline-openai "$P_BASE" bench-openai-json "Bearer bench" "$BASE_PID"
     [ "${BENCH_ONLY_ZG:-0}" = 1 ] || run zgproxy-0g-fake "$P_ZG" bench-json "Bearer bench" "$MAIN_PID"
-    [ -z "${BASE_PID:-}" ] || run baseline-0g-fake "$P_BASE" bench-json "Bearer bench" "$BASE_PID"
+    [ -z "${BASE_PID:-}" ] || [ "${BENCH_ONLY_ZG:-0}" = 1 ] || run baseline-0g-fake "$P_BASE" bench-json "Bearer bench" "$BASE_PID"
 done
 if [ "${BENCH_PERF:-0}" = 1 ]; then
     perf record -F 999 -g -p "$MAIN_PID" -o /tmp/zgquick-perf.data -- sleep "$DURATION" > /dev/null 2>&1 &

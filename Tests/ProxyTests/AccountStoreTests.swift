@@ -277,6 +277,32 @@ struct UsageRecorderTests {
         #expect(recorder.pendingCount == 0)
     }
 
+    @Test("a full batch is written at once, without waiting for the interval")
+    func fullBatches() async throws {
+        let store = try await AccountFixtures.store(.sqlite)
+        let recorder = UsageRecorder(
+            store: store, limiter: MemoryRateLimiter { _, _ in .zero }, interval: .seconds(600), batchSize: 50, logger: AccountFixtures.logger
+        )
+        let group = ServiceGroup(services: [recorder], logger: AccountFixtures.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for index in 1...49 { recorder.record(Self.record(index), subjects: []) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(recorder.pendingCount == 49, "not a batch yet: waits for the interval")
+            for index in 50...120 { recorder.record(Self.record(index), subjects: []) }
+            var written = 0
+            for _ in 0..<100 where written < 100 {
+                try await Task.sleep(for: .milliseconds(50))
+                written = try await store.usage(UsageFilter(), groupBy: .total).first?.requests ?? 0
+            }
+            #expect(written >= 100, "a filled batch went out long before the 10-minute interval")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try await store.usage(UsageFilter(), groupBy: .total).first?.requests == 120)
+        await store.close()
+    }
+
     @Test("a failed write keeps the batch for the next one")
     func retries() async throws {
         let store = try await AccountFixtures.store(.sqlite)

@@ -21,7 +21,7 @@ import ZGBroker
 ///   again (10); bounds how late another process notices a revoke.
 /// - `IP_RATE_LIMIT_PER_MINUTE`: requests a minute per client IP on unauthenticated routes
 ///   (100; 0 turns it off). `TRUST_FORWARDED_FOR=true` takes the IP from `X-Forwarded-For`.
-/// - `USAGE_FLUSH_MILLISECONDS`: how often the usage log is written (1000).
+/// - `USAGE_FLUSH_MILLISECONDS`: how often the usage log is written (1000; sooner for every 2,000 records).
 public struct AccountsConfiguration: Sendable {
     public var adminToken: String?
     public var databaseURL: String?
