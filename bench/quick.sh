@@ -6,6 +6,8 @@
 #
 #   bench/quick.sh [ZGPROXY_BINARY]     # default .build-release/release/zgproxy (build it first)
 #
+# Three endpoints are configured, as in bench/run.sh (the SSE ones are idle here), so routing
+# looks through as many as there.
 # Knobs: BENCH_C (32), BENCH_DURATION (5), BENCH_ROUNDS (3), BENCH_ZG_ENV (extra VAR=value settings
 # for zgproxy, space-separated), BENCH_PERF (0; 1 records `perf record -g` of zgproxy for one more
 # run into /tmp/zgquick-perf.data; BENCH_PERF_PATH=0g profiles the 0G path instead of the OpenAI-compatible one), BENCH_HOLD (0; 1 keeps everything running afterwards for probes by
@@ -68,7 +70,9 @@ sed -n 's/^SANDBOX READY //p' "$WORK/sandbox.out" > "$WORK/sandbox.json"
 jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$WORK/sandbox.json" "$1"; }
 "$PY" bench/zg_setup.py register-fake --sandbox "$WORK/sandbox.json" --spare 1 --url "http://127.0.0.1:$P_UP" --model bench-json > /dev/null
 cat > "$WORK/endpoints.json" <<EOF
-{"endpoints": [{"name": "bench-json", "type": "openai", "baseURL": "http://127.0.0.1:$P_UP/v1", "apiKey": "sk-fake", "models": ["bench-openai-json"]}]}
+{"endpoints": [{"name": "bench-json", "type": "openai", "baseURL": "http://127.0.0.1:$P_UP/v1", "apiKey": "sk-fake", "models": ["bench-openai-json"]},
+  {"name": "bench-sse", "type": "openai", "baseURL": "http://127.0.0.1:$P_UP/v1", "apiKey": "sk-fake", "models": ["bench-openai-sse"]},
+  {"name": "bench-sse-fast", "type": "openai", "baseURL": "http://127.0.0.1:$P_UP/v1", "apiKey": "sk-fake", "models": ["bench-openai-sse-fast"]}]}
 EOF
 start_zgproxy() { # binary port name [settings]: starts one gateway (its own data directory); sets ZG_PID
     # shellcheck disable=SC2086

@@ -26,8 +26,9 @@ struct DirectPlan {
     let succeeded: (_ latency: Duration) -> Void
     /// Records a failure of the upstream (unreachable, 5xx, 429, a cut body) in its health.
     let failed: (_ reason: String) -> Void
-    /// The answer's cost in neuron; may start a verification of the answer in the background.
-    let settle: (_ usage: Usage?, _ chatID: String?, _ answer: [UInt8], _ logger: Logger) -> UInt256
+    /// The answer's cost in neuron; may start a verification of the answer (and of `sent`, the
+    /// body as sent) in the background.
+    let settle: (_ usage: Usage?, _ chatID: String?, _ sent: [UInt8], _ answer: [UInt8], _ logger: Logger) -> UInt256
     /// The error the router would answer for a failed exchange (`status` nil: no answer), when
     /// no other upstream can take over; nil lets the router handle the failure itself (0G's
     /// token renewal and funding rules live there).

@@ -128,7 +128,7 @@ final class DirectAttempt {
     /// record, and the limits released.
     func finish(usage: Usage?, chatID: String?, answer: [UInt8], status: Int) {
         relay.metrics.answered(route.series, status: status, duration: .now - received, usage: usage, model: plan.model)
-        let cost = plan.settle(usage, chatID, answer, relay.logger)
+        let cost = plan.settle(usage, chatID, plan.body, answer, relay.logger)
         caller.record(backend: plan.backend, provider: plan.servedBy, model: nil, usage: usage, cost: cost, status: status)
         caller.finishImmediately(status: status)
     }

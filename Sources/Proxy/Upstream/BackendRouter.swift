@@ -108,9 +108,16 @@ struct BackendRouter: InferenceBackend {
         guard endpoints.allSatisfy(\.isReady) else { return nil }
         let target = zeroG.configuration.aliases[model] ?? model
         guard let services = zeroG.broker.catalog.cachedCandidates(for: target) else { return nil }
-        if services.isEmpty, let sole = soleEndpoint(serving: model) {
-            // The usual case, without ranking: one endpoint serves the model and 0G does not.
-            return sole.directPlan(path: path, body: body, model: model)
+        // The usual cases, without ranking: only 0G serves the model, or only one endpoint.
+        switch (endpointsServing(model), services.first) {
+        case (.none, let best?):
+            var plan = zeroG.directPlan(path: path, body: body, service: best)
+            plan?.alternatives = services.count > 1
+            return plan
+        case (.one(let endpoint), nil):
+            return endpoint.directPlan(path: path, body: body, model: model)
+        default:
+            break
         }
         let ranked = candidates(for: model, zeroGServices: services.isEmpty ? nil : services)
         var plan: DirectPlan?
@@ -126,14 +133,20 @@ struct BackendRouter: InferenceBackend {
         return plan
     }
 
-    /// The endpoint serving `model` when exactly one does.
-    private func soleEndpoint(serving model: String) -> (any Endpoint)? {
-        var sole: (any Endpoint)?
+    private enum Serving {
+        case none
+        case one(any Endpoint)
+        case several
+    }
+
+    /// How many endpoints serve `model` (counted without building a list).
+    private func endpointsServing(_ model: String) -> Serving {
+        var serving = Serving.none
         for endpoint in endpoints where endpoint.serves(model) {
-            guard sole == nil else { return nil }
-            sole = endpoint
+            guard case .none = serving else { return .several }
+            serving = .one(endpoint)
         }
-        return sole
+        return serving
     }
 
     private func candidates(for model: String, zeroGServices: [Service]?) -> [Candidate] {

@@ -186,7 +186,7 @@ final class OpenAIEndpoint: Sendable {
                 self.recordSuccess(latency: latency)
             },
             failed: { reason in self.reportFailure(reason) },
-            settle: { usage, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) }
+            settle: { usage, _, _, _, logger in self.cost(of: usage, model: model, upstreamModel: upstreamModel, logger: logger) }
         )
         plan.error = { status, body in status.map { Self.error(status: $0, body: body, endpoint: self.name) } ?? self.unreachable }
         return plan

@@ -24,8 +24,6 @@ struct ZeroGBackend: InferenceBackend {
         self.configuration = configuration
         directTargets = ZeroGDirectTargets(metrics: metrics)
     }
-    /// The direct relay's request heads, per provider, path and session token.
-    private let directHeads = UpstreamRequestHeads()
 
     /// Sends the request to the first provider that answers with a usable head.
     func open(path: String, body: JSONBody, model: String, injectUsage: Bool, received: ContinuousClock.Instant, logger: Logger) async throws(OpenAIError) -> UpstreamAnswer {
@@ -118,27 +116,28 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider), let target = directTargets.target(for: service),
-              let head = directHeads.head(origin: target.origin, base: target.basePath, path: path, authorization: token.authorization) else { return nil }
+              let head = target.head(path: path, authorization: token.authorization) else { return nil }
         target.watch(with: broker.funder)
-        let sent = Self.body(body, for: service).bytes
+        // The closures take the target (one reference) rather than the service's fields.
         return DirectPlan(
-            origin: target.origin, requestHead: head, body: sent, servedBy: target.provider, backend: "0g", model: service.model, chatIDHeader: "ZG-Res-Key",
+            origin: target.origin, requestHead: head, body: Self.body(body, for: service).bytes, servedBy: target.provider, backend: "0g",
+            model: service.model, chatIDHeader: "ZG-Res-Key",
             succeeded: { latency in
                 target.upstreamLatency.recordNanoseconds(latency.nanoseconds)
-                self.recordSuccess(service.provider, latency: latency)
+                self.recordSuccess(target.service.provider, latency: latency)
             },
-            failed: { reason in self.recordFailure(service.provider, reason: reason) },
-            settle: { usage, chatID, answer, logger in
+            failed: { reason in self.recordFailure(target.service.provider, reason: reason) },
+            settle: { usage, chatID, sent, answer, logger in
                 var fee = UInt256.zero
                 if let usage {
-                    fee = self.broker.meter(provider: service.provider, schedule: target.schedule, usage: usage)
+                    fee = self.broker.meter(provider: target.service.provider, schedule: target.schedule, usage: usage)
                     GatewayMetrics.add(neuron: fee.doubleValue, to: target.fees)
                 } else {
-                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(target.provider)"])
                 }
                 if self.broker.verifier.shouldVerify() {
                     let hash = ResponseVerifier.sha256Hex(answer)
-                    Task { await self.verify(service: service, sentBody: sent, chatID: chatID, responseSHA256: hash, logger: logger) }
+                    Task { await self.verify(service: target.service, sentBody: sent, chatID: chatID, responseSHA256: hash, logger: logger) }
                 }
                 return fee
             }

@@ -18,6 +18,8 @@ final class ZeroGDirectTarget: Sendable {
     let fees: Counter
     /// Whether the auto-funder was told of the provider (it only needs telling once).
     private let watched = Atomic<Bool>(false)
+    /// Request heads by route path, with the session token each was laid out for.
+    private let heads = Mutex<[String: (authorization: String, head: [UInt8]?)]>([:])
 
     /// nil when the provider's URL cannot be used by the relay (not plain `http(s)`, a query).
     init?(service: Service, metrics: GatewayMetrics) {
@@ -31,6 +33,15 @@ final class ZeroGDirectTarget: Sendable {
         schedule = FeeSchedule(service: service)
         upstreamLatency = metrics.upstreamLatencySeries(provider: provider)
         fees = metrics.feeSeries(provider: provider)
+    }
+
+    /// The head of requests to the route `path` signed with `authorization` (laid out again
+    /// when the session token changes; compared, not hashed, on every request).
+    func head(path: String, authorization: String) -> [UInt8]? {
+        if let known = heads.withLock({ $0[path] }), known.authorization == authorization { return known.head }
+        let head = HTTPWire.requestHead(origin: origin, uri: basePath + path, authorization: authorization)
+        heads.withLock { $0[path] = (authorization, head) }
+        return head
     }
 
     /// ``AutoFunder/watch(_:)``, once.
