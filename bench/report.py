@@ -145,20 +145,29 @@ def main() -> int:
         n = len(ordered)
         return None if not n else (ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2)
 
+    def round_p99(target):
+        """Median p99 (ms) of a path over the interleaved rounds."""
+        values = [r[target]["p99_us"] / 1000 for r in rounds.values() if target in r]
+        return median(values) if values else None
+
     if rounds:
-        names = [t for t in ("nginx", "zgproxy-openai", "zgproxy-0g-fake") if any(t in r for r in rounds.values())]
-        w("### Throughput, interleaved (c=32, one run of each path per round)\n")
+        names = [t for t in ("direct", "nginx", "zgproxy-openai", "zgproxy-0g-fake") if any(t in r for r in rounds.values())]
+        gateways = [t for t in names if t.startswith("zgproxy")]
+        w("### Interleaved rounds (c=32, one run of each path per round)\n")
         w("The best-of-3 cells above measure each path in its own minute; here the paths take turns, so a slow "
-          "moment of the shared machine falls on every path of a round alike. Req/s (gateway CPU µs per request).\n")
-        w("| round | " + " | ".join(names) + " | " + " | ".join(f"{t} ÷ nginx" for t in names if t != "nginx") + " |")
-        w("|---" * (2 * len(names)) + "|")
+          "moment of the shared machine (the devchain mining an auto-funding transfer, another session's build) "
+          "falls on every path of a round alike. Req/s, p99 in ms, and the gateway's CPU µs per request.\n")
+        w("| round | " + " | ".join(names) + " | " + " | ".join(f"{t} ÷ nginx" for t in gateways) + " |")
+        w("|---" * (1 + len(names) + len(gateways)) + "|")
         for number, r in sorted(rounds.items()):
-            cells = [f"{f(r[t]['rps'], 0)}" + (f" ({f(r[t].get('gw_cpu_us_per_req'), 0)})" if r[t].get("gw_cpu_us_per_req") else "")
+            cells = [(f"{f(r[t]['rps'], 0)}, p99 {f(r[t]['p99_us'] / 1000, 2)}"
+                      + (f", {f(r[t].get('gw_cpu_us_per_req'), 0)} µs" if r[t].get("gw_cpu_us_per_req") else ""))
                      if t in r else "–" for t in names]
-            ratios = [ratio(r.get(t, {}).get("rps"), r.get("nginx", {}).get("rps")) for t in names if t != "nginx"]
+            ratios = [ratio(r.get(t, {}).get("rps"), r.get("nginx", {}).get("rps")) for t in gateways]
             w(f"| {number + 1} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
-        meds = [f"{median(round_ratios(t)):.2f}×" if round_ratios(t) else "–" for t in names if t != "nginx"]
-        w("| **median** | " + " | ".join("" for _ in names) + " | " + " | ".join(f"**{m}**" for m in meds) + " |")
+        meds = [f"{median(round_ratios(t)):.2f}×" if round_ratios(t) else "–" for t in gateways]
+        w("| **median** | " + " | ".join(f"p99 {f(round_p99(t), 2)}" for t in names) + " | "
+          + " | ".join(f"**{m}**" for m in meds) + " |")
         w("")
 
     # ---------------------------------------------------------------- streaming
@@ -262,7 +271,14 @@ def main() -> int:
             verdicts.append(("p50 overhead over direct ≤ 0.5 ms at c=1", z50 - d50 <= 0.5,
                              f"{z50:.3f} − {d50:.3f} = {z50 - d50:.3f} ms"))
         z99, d99 = ms(ZG, 32, "p99_us"), ms("direct", 32, "p99_us")
-        if z99 is not None and d99 is not None:
+        rz99, rd99 = round_p99(ZG), round_p99("direct")
+        if rz99 is not None and rd99 is not None:
+            block = f"; best cells {z99:.3f} − {d99:.3f} = {z99 - d99:.3f} ms" if z99 is not None and d99 is not None else ""
+            verdicts.append(("p99 ≤ 2 ms at c=32, absolute", rz99 <= 2.0, f"median p99 of the interleaved rounds {rz99:.3f} ms"
+                             + (f"; best cell {z99:.3f} ms" if z99 is not None else "")))
+            verdicts.append(("p99 ≤ 2 ms at c=32, read as overhead over direct", rz99 - rd99 <= 2.0,
+                             f"medians of the interleaved rounds {rz99:.3f} − {rd99:.3f} = {rz99 - rd99:.3f} ms{block}"))
+        elif z99 is not None and d99 is not None:
             verdicts.append(("p99 ≤ 2 ms at c=32, absolute", z99 <= 2.0, f"p99 {z99:.3f} ms"))
             verdicts.append(("p99 ≤ 2 ms at c=32, read as overhead over direct", z99 - d99 <= 2.0,
                              f"{z99:.3f} − {d99:.3f} = {z99 - d99:.3f} ms"

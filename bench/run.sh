@@ -6,8 +6,8 @@
 # What it measures (see docs/benchmarks.md), all on loopback, every load bounded in time:
 #   non-streaming  wrk at fixed concurrency (c=1, 32, 128; BENCH_REPEAT runs of BENCH_DURATION s) and a fixed rate
 #                  (bench/loadgen.py, open loop, latency from the scheduled send time);
-#   throughput     BENCH_RATIO_ROUNDS rounds (5) of nginx, zgproxy-openai and zgproxy-0g-fake at c=32, one run each
-#                  per round, interleaved: the per-round ratios to nginx and their median;
+#   interleaved    BENCH_RATIO_ROUNDS rounds (5) of direct, nginx, zgproxy-openai and zgproxy-0g-fake at c=32, one run
+#                  each per round: the per-round throughput ratios to nginx, p99s, and their medians;
 #   streaming      BENCH_STREAMS concurrent SSE streams (bench/sse_client.py): TTFB, per-chunk delivery
 #                  delay, chunks held back, and the gateway's peak RSS (VmHWM); and the relay's cost per
 #                  chunk: BENCH_FAST_STREAMS (8) streams of 400 chunks 5 ms apart, gateway CPU per chunk;
@@ -333,7 +333,7 @@ cfg = {
       body='''$(sbody qwen-2.5-7b-instruct)'''),
     t("zgproxy-0g-sim", kind="sim", body='''$(sbody "$SIM_PROVIDER")''', upstream_port=$SIM_PORT, **zg),
   ],
-  "ratio_rounds": $RATIO_ROUNDS, "ratio_targets": ["nginx", "zgproxy-openai", "zgproxy-0g-fake"],
+  "ratio_rounds": $RATIO_ROUNDS, "ratio_targets": ["direct", "nginx", "zgproxy-openai", "zgproxy-0g-fake"],
   "fast_streams": $FAST_STREAMS,
   "chunk_targets": [
     t("direct", port=$P_SSE_FAST, path="/v1/chat/completions", body='''$(sbody bench-model)'''),
