@@ -91,8 +91,10 @@ class FaultSwitch:
     """The fault set by POST /__sim/faults: {"mode", "count"?, ...the mode's own keys}.
 
     It applies to the next `count` requests the simulator chooses to apply it to (take()), or to
-    all of them without a count, until it is set to "none". `defaults` are keys every fault has
-    (after mode and count), with the default where the request leaves them out or empty.
+    all of them without a count, until it is set to "none". With "match" (a string) it applies
+    only to requests whose body contains it, so a test sharing a simulator with others can fault
+    its own request and no one else's. `defaults` are keys every fault has (after mode and
+    count), with the default where the request leaves them out or empty.
     """
 
     def __init__(self, modes: tuple[str, ...], lock: threading.RLock, defaults: dict | None = None):
@@ -114,6 +116,9 @@ class FaultSwitch:
         count = req.get("count")
         if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
             raise ValueError("count must be a positive integer")
+        match = req.get("match")
+        if match is not None and (not isinstance(match, str) or not match):
+            raise ValueError("match must be a non-empty string")
         f = {k: v for k, v in req.items() if k not in ("mode", "count", *self.defaults)}
         f["mode"] = mode
         f["count"] = count if mode != "none" else None
@@ -123,12 +128,16 @@ class FaultSwitch:
             self.current = f
         return dict(f)
 
-    def take(self) -> dict:
-        """The fault for this request (mode "none" when there is none); uses up one of its count."""
+    def take(self, body: bytes = b"") -> dict:
+        """The fault for this request, whose body is `body` (mode "none" when there is none or
+        its "match" is not in the body); uses up one of its count."""
         with self.lock:
             f = dict(self.current)
             if f["mode"] == "none":
                 return f
+            match = f.get("match")
+            if match is not None and match.encode("utf-8") not in body:
+                return self._none()
             self.applied += 1
             if f.get("count") is not None:
                 left = f["count"] - 1

@@ -350,7 +350,7 @@ class Handler(simkit.SimHandler):
         cands = select_candidates(peers, service, match, fallback_level(self.headers.get("X-Otela-Fallback")))
         if not cands:
             raise ApiError(503, {"error": "No provider found for the requested service."})
-        fault = self.state.faults.take()
+        fault = self.state.faults.take(body)
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s %s", mode, service, path)

@@ -636,7 +636,7 @@ class Handler(simkit.SimHandler):
                             param="stream_options")
         answer = builder(req, model, args.flavor, args.obfuscation)
 
-        fault = self.state.faults.take()
+        fault = self.state.faults.take(body)
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s", mode, route)

@@ -519,7 +519,7 @@ class Handler(simkit.SimHandler):
         req = self._parse(body)
         inp = req.get("input")
         validate_input(inp)
-        fault = sim.faults.take()
+        fault = sim.faults.take(body)
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to a create for %s", mode, model)

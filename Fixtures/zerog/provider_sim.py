@@ -32,7 +32,7 @@ Routes (relative to the base url):
   GET  /v1/models, GET /v1/quote
 Admin:
   GET  /__sim/state      unsettled/settled per user (decimal strings), counts, last/recent requests, faults
-  POST /__sim/faults     {"mode": none|slow|5xx|drop|badsig, "count": N?, "delayMs": ms?}
+  POST /__sim/faults     {"mode": none|slow|5xx|drop|badsig, "count": N?, "delayMs": ms?, "match": text?}
   POST /__sim/settle     settle now -> {"settled": {user: neuron}, "totalSettled": {...}, "unsettled": {...}}
   POST /__sim/reset      clear request log and faults (not money)
 
@@ -1021,7 +1021,7 @@ class Handler(simkit.SimHandler):
         chat_uuid = str(uuid.uuid4())
         answer = builder(req, model, chat_uuid)
 
-        fault = sim.faults.take()
+        fault = sim.faults.take(body)
         mode = fault["mode"]
         if mode != "none":
             log.info("fault %s applied to %s (chat %s)", mode, route, chat_uuid)

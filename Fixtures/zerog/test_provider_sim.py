@@ -746,6 +746,18 @@ def run_checks():
         eq(st, 200, "normal after count")
         expect_billed(before, "fault test", True)
 
+    @check("fault with match: only a request whose body contains the text is faulted")
+    def _():
+        before = unsettled(A(), ENV.user)
+        set_fault(A(), mode="5xx", count=1, match="only-this-one")
+        st, _, _, _ = chat_once()
+        eq(st, 200, "a request without the text passes, the fault kept")
+        expect_billed(before, "fault test", True)
+        eq(sim_state(A())["faults"]["mode"], "5xx", "still set")
+        st, _, _, _ = chat_once(content="only-this-one")
+        eq(st, 503, "the matching request is faulted")
+        eq(sim_state(A())["faults"]["mode"], "none", "count exhausted -> none")
+
     @check("fault slow: response head delayed by delayMs")
     def _():
         set_fault(A(), mode="slow", delayMs=800, count=1)

@@ -123,8 +123,9 @@ struct GatewayTests {
     func failover() async throws {
         try await Self.withGateway { client, sandbox, registry in
             let qwen = sandbox.providers.filter { $0.model == "qwen-2.5-7b-instruct" }.sorted { $0.inputPrice < $1.inputPrice }
-            try await sandbox.simulator(qwen[0], "/__sim/faults", json: #"{"mode":"5xx","count":1}"#)
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("qwen-2.5-7b-instruct")) { response in
+            // The sandbox is shared with the suite's other tests: the fault is for this request only.
+            try await sandbox.simulator(qwen[0], "/__sim/faults", json: #"{"mode":"5xx","count":1,"match":"fail over me"}"#)
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("qwen-2.5-7b-instruct", text: "fail over me")) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[HTTPField.Name("x-zgproxy-provider")!] == qwen[1].address.checksummed)
             }
@@ -138,7 +139,7 @@ struct GatewayTests {
     func midStreamFailure() async throws {
         try await Self.withGateway { client, sandbox, _ in
             let llama = try #require(sandbox.providers.first { $0.model == "llama-3.3-70b-instruct" })
-            try await sandbox.simulator(llama, "/__sim/faults", json: #"{"mode":"drop","count":1}"#)
+            try await sandbox.simulator(llama, "/__sim/faults", json: #"{"mode":"drop","count":1,"match":"one two three four"}"#)
             try await client.execute(
                 uri: "/v1/chat/completions", method: .post, headers: Self.auth,
                 body: Self.chat("llama-3.3-70b-instruct", stream: true, text: "one two three four five six seven")
@@ -202,9 +203,10 @@ struct GatewayTests {
     func heartbeatsBeforeTheFirstByte() async throws {
         try await Self.withGateway(configure: { $0.heartbeat = .milliseconds(100) }) { client, sandbox, _ in
             let llama = try #require(sandbox.providers.first { $0.model == "llama-3.3-70b-instruct" })
-            try await sandbox.simulator(llama, "/__sim/faults", json: #"{"mode":"slow","delayMs":800,"count":1}"#)
+            try await sandbox.simulator(llama, "/__sim/faults", json: #"{"mode":"slow","delayMs":800,"count":1,"match":"slow to answer"}"#)
             try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: Self.auth, body: Self.chat("llama-3.3-70b-instruct", stream: true)
+                uri: "/v1/chat/completions", method: .post, headers: Self.auth,
+                body: Self.chat("llama-3.3-70b-instruct", stream: true, text: "slow to answer")
             ) { response in
                 let text = String(buffer: response.body)
                 #expect(response.status == .ok)

@@ -183,10 +183,10 @@ struct BrokerEndToEndTests {
         #expect(ProviderErrorBody.message(Array(buffer: try await late.body.collect(upTo: 1 << 20))).contains("session token expired"))
 
         // A signature by the wrong key fails verification, and `required` turns that into an error.
-        try await sandbox.simulator(provider, "/__sim/faults", json: #"{"mode":"badsig","count":1}"#)
+        try await sandbox.simulator(provider, "/__sim/faults", json: #"{"mode":"badsig","count":1,"match":"sign me"}"#)
         await expectBrokerError(contains: "failed verification") { try await broker.send(body: Self.chat("sign me", model: model)) }
         let lenient = try await Self.broker(sandbox, key: key, verification: .sampled(1))
-        try await sandbox.simulator(provider, "/__sim/faults", json: #"{"mode":"badsig","count":1}"#)
+        try await sandbox.simulator(provider, "/__sim/faults", json: #"{"mode":"badsig","count":1,"match":"sign me"}"#)
         let result = try await lenient.send(body: Self.chat("sign me", model: model))
         #expect(result.verification.status == .failed)
     }
@@ -200,7 +200,7 @@ struct BrokerEndToEndTests {
         try await broker.ledger.deposit(UInt256.oneZeroG * 10)
         try await broker.ledger.transfer(to: cheap.address, amount: UInt256.oneZeroG * 2)
         try await broker.ledger.transfer(to: dear.address, amount: UInt256.oneZeroG * 2)
-        try await sandbox.simulator(cheap, "/__sim/faults", json: #"{"mode":"5xx","count":1}"#)
+        try await sandbox.simulator(cheap, "/__sim/faults", json: #"{"mode":"5xx","count":1,"match":"who answers"}"#)
         let result = try await broker.send(body: Self.chat("who answers", model: "qwen-2.5-7b-instruct"))
         #expect(result.service.provider == dear.address)
         #expect(broker.health.snapshot(cheap.address).failures == 1)
