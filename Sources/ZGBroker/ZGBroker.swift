@@ -72,7 +72,12 @@ public final class ZGBroker: Sendable {
     /// The fee of a response by `service`, metered locally for the funder's fallback.
     @discardableResult
     public func meter(service: Service, usage: Usage) -> UInt256 {
-        meter(provider: service.provider, schedule: feeSchedules.schedule(for: service), usage: usage)
+        meter(provider: service.provider, schedule: feeSchedule(for: service), usage: usage)
+    }
+
+    /// The prices `service` bills by (kept per provider until its service changes).
+    public func feeSchedule(for service: Service) -> FeeSchedule {
+        feeSchedules.schedule(for: service)
     }
 
     /// ``meter(service:usage:)`` with the service's schedule at hand.

@@ -255,10 +255,12 @@ struct DirectRelayTests {
             #expect(HTTPWire.requestHead(origin: origin, uri: uri, authorization: nil) == nil, "\(uri)")
         }
         #expect(HTTPWire.requestHead(origin: UpstreamOrigin(host: "a\r\nb", port: 80, tls: false), uri: "/x", authorization: nil) == nil)
-        let heads = UpstreamRequestHeads()
-        let withTab = heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\tk")
-        #expect(withTab != nil && withTab == heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\tk"))
-        #expect(heads.head(origin: origin, base: "/v1", path: "/x", authorization: "Bearer\rk") == nil)
+        let heads = UpstreamRequestHeads(origin: origin, basePath: "/v1")
+        let withTab = heads.head(path: "/x", authorization: "Bearer\tk")
+        #expect(withTab != nil && withTab == heads.head(path: "/x", authorization: "Bearer\tk"))
+        #expect(heads.head(path: "/x", authorization: "Bearer\rk") == nil)
+        // A new credential (a rotated session token) gets a head of its own.
+        #expect(heads.head(path: "/x", authorization: "Bearer k2") == HTTPWire.requestHead(origin: origin, uri: "/v1/x", authorization: "Bearer k2"))
         for (status, line) in [(HTTPResponseStatus.ok, "200 OK"), (.tooManyRequests, "429 Too Many Requests")] {
             var answer = HTTPWire.Answer(status: status, bodyLength: 2, allocator: .init())
             answer.add(.contentLength, "2")

@@ -1,4 +1,5 @@
 import Crypto
+import EVM
 
 /// The secret half of an API key: `sk-zg-` and 43 base62 characters (~256 bits).
 ///
@@ -17,17 +18,7 @@ public enum APIKeySecret {
 
     /// Lowercase hex SHA-256: what the store keeps and looks keys up by.
     public static func hash(_ secret: some StringProtocol) -> String {
-        let digest = SHA256.hash(data: Array(secret.utf8))
-        return String(unsafeUninitializedCapacity: 2 * SHA256.byteCount) { text in
-            func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
-            var index = 0
-            for byte in digest {
-                text[index] = digit(byte >> 4)
-                text[index + 1] = digit(byte & 0x0f)
-                index += 2
-            }
-            return index
-        }
+        Array(SHA256.hash(data: Array(secret.utf8))).hexString
     }
 
     /// `sk-zg-…AbCd`: enough to recognise a key in a list, useless to an attacker.

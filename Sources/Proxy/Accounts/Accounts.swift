@@ -87,10 +87,7 @@ public final class Accounts: Sendable {
     /// ``authenticate(_:)`` from memory alone: nil when the key is not cached, or when the
     /// answer is a refusal (the regular path answers those).
     func authenticateImmediately(_ credential: Substring?) -> Principal? {
-        if let credential, APIKeySecret.looksValid(credential) {
-            guard let cached = cache.lookup(hash: APIKeySecret.hash(credential)), let (key, user) = cached, key.status() == .active else { return nil }
-            return Principal(kind: .apiKey(key, user))
-        }
+        if let credential, APIKeySecret.looksValid(credential) { return cachedKeyPrincipal(hash: APIKeySecret.hash(credential)) }
         if let principal = operatorPrincipal(credential) { return principal }
         return requiresCredential ? nil : Principal(kind: .anonymous)
     }
@@ -103,20 +100,23 @@ public final class Accounts: Sendable {
         if memo.matches(credential) {
             switch memo.kind {
             case .operatorToken: return Principal(kind: .operatorToken)
-            case .key(let hash):
-                guard let cached = cache.lookup(hash: hash), let (key, user) = cached, key.status() == .active else { return nil }
-                return Principal(kind: .apiKey(key, user))
+            case .key(let hash): return cachedKeyPrincipal(hash: hash)
             }
         }
         if APIKeySecret.looksValid(credential) {
             let hash = APIKeySecret.hash(credential)
             memo.remember(credential, as: .key(hash: hash))
-            guard let cached = cache.lookup(hash: hash), let (key, user) = cached, key.status() == .active else { return nil }
-            return Principal(kind: .apiKey(key, user))
+            return cachedKeyPrincipal(hash: hash)
         }
         let principal = authenticateImmediately(credential)
         if case .operatorToken? = principal?.kind { memo.remember(credential, as: .operatorToken) }
         return principal
+    }
+
+    /// The caller with the key of this hash, when the cache knows it and it is active.
+    private func cachedKeyPrincipal(hash: String) -> Principal? {
+        guard let cached = cache.lookup(hash: hash), let (key, user) = cached, key.status() == .active else { return nil }
+        return Principal(kind: .apiKey(key, user))
     }
 
     /// The operator, when the credential is `AUTH_TOKEN` or `ADMIN_TOKEN` (hashed once for both).

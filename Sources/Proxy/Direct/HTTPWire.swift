@@ -84,32 +84,30 @@ enum HTTPWire {
     }
 }
 
-/// Upstream request heads laid out once per upstream, path and credential (see
-/// ``HTTPWire/requestHead(origin:uri:authorization:)``), shared by the event loops.
+/// The request heads of one upstream (its origin and base path), laid out and checked once
+/// per route path and credential (see ``HTTPWire/requestHead(origin:uri:authorization:)``),
+/// shared by the event loops.
 ///
-/// A backend's plans name the same few heads over and over (one per route and endpoint, or per
-/// 0G provider and session token); building and checking each per request showed in the
-/// relay's profile. The cache is cleared when it holds 4,096 heads (rotated session tokens).
+/// A backend's plans name the same few heads over and over (one per route, signed with the
+/// endpoint's key or a 0G provider's session token); building and checking each per request
+/// showed in the relay's profile. A changed credential (a rotated session token) lays the
+/// route's head out again; the credential is compared, not hashed, on every request.
 final class UpstreamRequestHeads: Sendable {
-    private struct Key: Hashable {
-        let origin: UpstreamOrigin
-        let base: String
-        let path: String
-        let authorization: String?
+    let origin: UpstreamOrigin
+    /// The base URL's path, to which a route's path is appended.
+    let basePath: String
+    private let heads = Mutex<[String: (authorization: String?, head: [UInt8]?)]>([:])
+
+    init(origin: UpstreamOrigin, basePath: String) {
+        self.origin = origin
+        self.basePath = basePath
     }
 
-    private let heads = Mutex<[Key: [UInt8]?]>([:])
-
-    /// The head of requests to `base + path` (the base URL's path and a route's path, apart so
-    /// that a lookup joins no strings).
-    func head(origin: UpstreamOrigin, base: String, path: String, authorization: String?) -> [UInt8]? {
-        let key = Key(origin: origin, base: base, path: path, authorization: authorization)
-        if let known = heads.withLock({ $0[key] }) { return known }
-        let head = HTTPWire.requestHead(origin: origin, uri: base + path, authorization: authorization)
-        heads.withLock { heads in
-            if heads.count >= 4096 { heads.removeAll(keepingCapacity: true) }
-            heads[key] = .some(head)
-        }
+    /// The head of requests to the route `path`, nil when it cannot be sent (see ``HTTPWire``).
+    func head(path: String, authorization: String?) -> [UInt8]? {
+        if let known = heads.withLock({ $0[path] }), known.authorization == authorization { return known.head }
+        let head = HTTPWire.requestHead(origin: origin, uri: basePath + path, authorization: authorization)
+        heads.withLock { $0[path] = (authorization, head) }
         return head
     }
 }

@@ -81,10 +81,6 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Fees in neuron (a counter of whole neuron; Prometheus counters are floats, precise to 2^53).
-    func fee(neuron: Double, provider: String) {
-        Self.add(neuron: neuron, to: feeSeries(provider: provider))
-    }
-
     func feeSeries(provider: String) -> Counter {
         handles.counter("zgproxy_fees_neuron_total", ("provider", provider), nil, factory)
     }

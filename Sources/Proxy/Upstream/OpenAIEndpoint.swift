@@ -24,10 +24,8 @@ final class OpenAIEndpoint: Sendable {
     /// The first discovery, shared by every request that arrives before it finished.
     private let firstDiscovery = Mutex<Task<Void, Never>?>(nil)
     private let readiness = Atomic<Bool>(false)
-    /// ``requestBase`` split for the direct relay (nil for URLs it cannot use).
-    private let directOrigin: (UpstreamOrigin, String)?
-    /// The direct relay's request heads, per path.
-    private let directHeads = UpstreamRequestHeads()
+    /// The direct relay's request heads to ``requestBase`` (nil for URLs it cannot use).
+    private let directHeads: UpstreamRequestHeads?
     /// `Bearer <apiKey>`, when the endpoint has a key.
     private let bearer: String?
     /// `zgproxy_upstream_latency_seconds` of this endpoint.
@@ -41,7 +39,7 @@ final class OpenAIEndpoint: Sendable {
         self.metrics = metrics
         if let models = configuration.models { discovered.withLock { $0 = models } }
         if configuration.models != nil { readiness.store(true, ordering: .relaxed) }
-        directOrigin = UpstreamOrigin.base(Self.requestBase(configuration))
+        directHeads = UpstreamOrigin.base(Self.requestBase(configuration)).map { UpstreamRequestHeads(origin: $0.origin, basePath: $0.path) }
         bearer = configuration.apiKey.map { "Bearer \($0)" }
         latencySeries = metrics.upstreamLatencySeries(provider: configuration.name)
     }
@@ -175,11 +173,10 @@ final class OpenAIEndpoint: Sendable {
 
     /// The direct relay's exchange with this endpoint, once its model list is known.
     func directPlan(path: String, body: JSONBody, model: String) -> DirectPlan? {
-        guard readiness.load(ordering: .relaxed), let (origin, basePath) = directOrigin,
-              let head = directHeads.head(origin: origin, base: basePath, path: path, authorization: bearer) else { return nil }
+        guard readiness.load(ordering: .relaxed), let directHeads, let head = directHeads.head(path: path, authorization: bearer) else { return nil }
         let (edited, upstreamModel) = upstreamBody(body, model: model)
         var plan = DirectPlan(
-            origin: origin, requestHead: head, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
+            origin: directHeads.origin, requestHead: head, body: edited.bytes, servedBy: name, backend: name, model: upstreamModel,
             chatIDHeader: nil,
             succeeded: { latency in
                 self.latencySeries.recordNanoseconds(latency.nanoseconds)

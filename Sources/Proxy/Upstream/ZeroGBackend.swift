@@ -92,13 +92,26 @@ struct ZeroGBackend: InferenceBackend {
 
     /// Meters an answer: its fee from the usage and the service's prices.
     func fee(service: Service, usage: Usage?, logger: Logger) -> UInt256 {
+        fee(
+            provider: service.provider, schedule: broker.feeSchedule(for: service), fees: metrics.feeSeries(provider: service.provider.checksummed),
+            usage: usage, logger: logger
+        )
+    }
+
+    /// ``fee(service:usage:logger:)`` with the provider's schedule and fee series at hand (the
+    /// direct relay's, from its ``ZeroGDirectTarget``).
+    func fee(target: ZeroGDirectTarget, usage: Usage?, logger: Logger) -> UInt256 {
+        fee(provider: target.service.provider, schedule: target.schedule, fees: target.fees, usage: usage, logger: logger)
+    }
+
+    private func fee(provider: Address, schedule: FeeSchedule, fees: Counter, usage: Usage?, logger: Logger) -> UInt256 {
         guard let usage else {
-            logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(service.provider)"])
+            logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(provider)"])
             return .zero
         }
-        let fee = broker.meter(service: service, usage: usage)
-        metrics.fee(neuron: fee.doubleValue, provider: service.provider.checksummed)
-        logger.debug("metered", metadata: ["zg.provider": "\(service.provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
+        let fee = broker.meter(provider: provider, schedule: schedule, usage: usage)
+        GatewayMetrics.add(neuron: fee.doubleValue, to: fees)
+        logger.debug("metered", metadata: ["zg.provider": "\(provider)", "zg.fee": "\(fee)", "zg.tokens": "\(usage.totalTokens)"])
         return fee
     }
 
@@ -116,11 +129,11 @@ struct ZeroGBackend: InferenceBackend {
     /// The direct relay's exchange with the best provider, when its session token is cached.
     func directPlan(path: String, body: JSONBody, service: Service) -> DirectPlan? {
         guard let token = broker.tokens.cachedToken(for: service.provider), let target = directTargets.target(for: service),
-              let head = target.head(path: path, authorization: token.authorization) else { return nil }
+              let head = target.heads.head(path: path, authorization: token.authorization) else { return nil }
         target.watch(with: broker.funder)
         // The closures take the target (one reference) rather than the service's fields.
         return DirectPlan(
-            origin: target.origin, requestHead: head, body: Self.body(body, for: service).bytes, servedBy: target.provider, backend: "0g",
+            origin: target.heads.origin, requestHead: head, body: Self.body(body, for: service).bytes, servedBy: target.provider, backend: "0g",
             model: service.model, chatIDHeader: "ZG-Res-Key",
             succeeded: { latency in
                 target.upstreamLatency.recordNanoseconds(latency.nanoseconds)
@@ -128,13 +141,7 @@ struct ZeroGBackend: InferenceBackend {
             },
             failed: { reason in self.recordFailure(target.service.provider, reason: reason) },
             settle: { usage, chatID, sent, answer, logger in
-                var fee = UInt256.zero
-                if let usage {
-                    fee = self.broker.meter(provider: target.service.provider, schedule: target.schedule, usage: usage)
-                    GatewayMetrics.add(neuron: fee.doubleValue, to: target.fees)
-                } else {
-                    logger.warning("response without usage; fee unknown", metadata: ["zg.provider": "\(target.provider)"])
-                }
+                let fee = self.fee(target: target, usage: usage, logger: logger)
                 if self.broker.verifier.shouldVerify() {
                     let hash = ResponseVerifier.sha256Hex(answer)
                     Task { await self.verify(service: target.service, sentBody: sent, chatID: chatID, responseSHA256: hash, logger: logger) }

@@ -8,9 +8,8 @@ import ZGBroker
 /// (its checksummed address), how it bills (its fee schedule), and its metric series.
 final class ZeroGDirectTarget: Sendable {
     let service: Service
-    let origin: UpstreamOrigin
-    /// The path of `{url}/v1/proxy`, to which the route's path is appended.
-    let basePath: String
+    /// Request heads to `{url}/v1/proxy`, signed with the current session token.
+    let heads: UpstreamRequestHeads
     /// The provider's checksummed address (`x-zgproxy-provider`, metrics, usage log).
     let provider: String
     let schedule: FeeSchedule
@@ -18,8 +17,6 @@ final class ZeroGDirectTarget: Sendable {
     let fees: Counter
     /// Whether the auto-funder was told of the provider (it only needs telling once).
     private let watched = Atomic<Bool>(false)
-    /// Request heads by route path, with the session token each was laid out for.
-    private let heads = Mutex<[String: (authorization: String, head: [UInt8]?)]>([:])
 
     /// nil when the provider's URL cannot be used by the relay (not plain `http(s)`, a query).
     init?(service: Service, metrics: GatewayMetrics) {
@@ -27,21 +24,11 @@ final class ZeroGDirectTarget: Sendable {
         while url.hasSuffix("/") { url = url.dropLast() }
         guard let (origin, basePath) = UpstreamOrigin.base(url + "/v1/proxy") else { return nil }
         self.service = service
-        self.origin = origin
-        self.basePath = basePath
+        heads = UpstreamRequestHeads(origin: origin, basePath: basePath)
         provider = service.provider.checksummed
         schedule = FeeSchedule(service: service)
         upstreamLatency = metrics.upstreamLatencySeries(provider: provider)
         fees = metrics.feeSeries(provider: provider)
-    }
-
-    /// The head of requests to the route `path` signed with `authorization` (laid out again
-    /// when the session token changes; compared, not hashed, on every request).
-    func head(path: String, authorization: String) -> [UInt8]? {
-        if let known = heads.withLock({ $0[path] }), known.authorization == authorization { return known.head }
-        let head = HTTPWire.requestHead(origin: origin, uri: basePath + path, authorization: authorization)
-        heads.withLock { $0[path] = (authorization, head) }
-        return head
     }
 
     /// ``AutoFunder/watch(_:)``, once.
