@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
@@ -8,6 +9,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Prometheus
+import Synchronization
 import Testing
 import SwiftASN1
 import TestSupport
@@ -66,6 +68,53 @@ struct DirectRelayTests {
             #expect(Set(logged.prefix(3).map { $0.text("provider") }).count == 1)
         }
         await accounts.close()
+    }
+
+    @Test("warm requests make no chain call, and the body reaches the 0G provider as the client wrote it")
+    func requestPathStaysInMemory() async throws {
+        let sandbox = try await GatewayTests.world.get()
+        // Every JSON-RPC call of the gateway goes through this relay, which counts them.
+        let calls = Atomic<Int>(0)
+        let router = Router()
+        router.post("/") { request, _ -> Response in
+            calls.add(1, ordering: .relaxed)
+            var forwarded = HTTPClientRequest(url: sandbox.rpcURL)
+            forwarded.method = .POST
+            forwarded.headers.add(name: "Content-Type", value: "application/json")
+            forwarded.body = .bytes(try await request.body.collect(upTo: 1 << 24))
+            let answer = try await HTTPClient.shared.execute(forwarded, timeout: .seconds(60))
+            let body = try await answer.body.collect(upTo: 1 << 24)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+        }
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { rpc in
+            let rpcURL = "http://127.0.0.1:\(try #require(rpc.port))"
+            try await GatewayTests.withGateway(rpcURL: rpcURL) { client, _, registry in
+                let qwen = try #require(sandbox.providers.first { $0.model == "qwen-2.5-7b-instruct" })
+                // Spacing, member order, escapes and number forms a re-serialisation would change.
+                let marker = "request-path-\(UInt64.random(in: 0...UInt64.max))"
+                let body = #"{ "messages" : [ {"content":"\#(marker) \u00e9t\u00E9","role":"user"} ],"model":"qwen-2.5-7b-instruct","temperature":1.0e0, "max_tokens":16 }"#
+                func send() async throws {
+                    try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: ByteBuffer(string: body)) { response in
+                        #expect(response.status == .ok)
+                    }
+                }
+                // The first requests load the catalog, the ledger and the session token.
+                try await send()
+                try await send()
+                let before = calls.load(ordering: .relaxed)
+                let answeredBefore = Self.counter(registry, "answered")
+                for _ in 0..<5 { try await send() }
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: GatewayTests.auth, body: GatewayTests.chat("qwen-2.5-7b-instruct", stream: true)) { response in
+                    #expect(String(buffer: response.body).hasSuffix("data: [DONE]\n\n"))
+                }
+                #expect(calls.load(ordering: .relaxed) == before, "no JSON-RPC call while serving warm requests, direct or routed")
+                #expect(Self.counter(registry, "answered") == answeredBefore + 5, "the JSON requests took the direct relay")
+                let recent = try await sandbox.simulator(qwen, "/__sim/state")["recentRequests"] as? [[String: Any]] ?? []
+                let bodies = recent.compactMap { $0["body"] as? String }.filter { $0.contains(marker) }
+                #expect(!bodies.isEmpty && bodies.allSatisfy { $0 == body }, "forwarded byte for byte")
+            }
+        }
+        #expect(calls.load(ordering: .relaxed) > 0, "the relay saw the gateway's chain calls")
     }
 
     @Test("pipelined requests are answered in order, whichever path answers each")

@@ -23,11 +23,11 @@ struct GatewayTests {
     /// Runs `body` against a live gateway on a free port for `wallet` (the sandbox's demo wallet by default).
     /// `accounts` defaults to a fresh in-memory store (its usage is written when a test flushes it).
     static func withGateway(
-        wallet: PrivateKey? = nil, accounts: Accounts? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in },
+        wallet: PrivateKey? = nil, accounts: Accounts? = nil, rpcURL: String? = nil, configure: (inout ProxyConfiguration) -> Void = { _ in },
         _ body: @Sendable (_ client: any TestClientProtocol, _ sandbox: Sandbox, _ registry: PrometheusCollectorRegistry) async throws -> Void
     ) async throws {
         let sandbox = try await world.get()
-        let network = ZGNetwork(kind: .custom, expectedChainID: nil, rpcURL: sandbox.rpcURL, ledgerContract: sandbox.ledgerContract, inferenceContract: sandbox.inferenceContract)
+        let network = ZGNetwork(kind: .custom, expectedChainID: nil, rpcURL: rpcURL ?? sandbox.rpcURL, ledgerContract: sandbox.ledgerContract, inferenceContract: sandbox.inferenceContract)
         let broker = try await ZGBroker.connect(
             configuration: BrokerConfiguration(network: network, privateKey: wallet ?? sandbox.wallet, verification: .required, autoFund: false),
             httpClient: .shared
